@@ -42,7 +42,7 @@ type Repos interface {
 	Create(ctx context.Context, r *registry.Repository) error
 	Get(ctx context.Context, name string) (registry.Repository, error)
 	List(ctx context.Context) ([]registry.Repository, error) // by name
-	Update(ctx context.Context, r registry.Repository) error  // Public, Description
+	Update(ctx context.Context, r registry.Repository) error // Public, Description
 	// Delete removes the repository and everything in it (projects, files,
 	// tombstones). Blobs are left for the orphan sweep.
 	Delete(ctx context.Context, name string) error
