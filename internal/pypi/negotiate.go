@@ -1,0 +1,311 @@
+package pypi
+
+import "strings"
+
+// Format is one representation of a simple API page (PEP 691).
+type Format uint8
+
+// The formats wharf serves, in the order the server prefers them when a
+// client accepts several equally. HTML first, as PyPI does: clients that
+// predate PEP 691 send "*/*" or no Accept at all and can only parse HTML,
+// while pip and uv rank JSON above HTML with q-values and so get JSON.
+const (
+	HTML   Format = iota // PEP 503 HTML as text/html, for browsers and old clients
+	HTMLv1               // the same HTML as application/vnd.pypi.simple.v1+html
+	JSONv1               // PEP 691 JSON
+
+	numFormats = 3
+)
+
+const (
+	mediaHTML       = "text/html"
+	mediaHTMLv1     = "application/vnd.pypi.simple.v1+html"
+	mediaJSONv1     = "application/vnd.pypi.simple.v1+json"
+	subHTMLv1       = "vnd.pypi.simple.v1+html"
+	subJSONv1       = "vnd.pypi.simple.v1+json"
+	subHTMLLatest   = "vnd.pypi.simple.latest+html"
+	subJSONLatest   = "vnd.pypi.simple.latest+json"
+	qOne            = 1000 // q-values are kept in thousandths
+	specNone        = 0
+	specAny         = 1 // */*
+	specType        = 2 // text/* or application/*
+	specExact       = 3 // the media type itself or its latest alias
+	maxQValueDigits = 3
+)
+
+// ContentType is the exact media type to send for f. pip skips pages whose
+// Content-Type is not one of the three simple API types, so the concrete v1
+// type is sent even when the client asked for "latest".
+func (f Format) ContentType() string {
+	switch f {
+	case HTMLv1:
+		return mediaHTMLv1
+	case JSONv1:
+		return mediaJSONv1
+	default:
+		return mediaHTML
+	}
+}
+
+// String returns the content type.
+func (f Format) String() string { return f.ContentType() }
+
+// IsJSON reports whether f is rendered with the JSON renderers.
+func (f Format) IsJSON() bool { return f == JSONv1 }
+
+// Negotiate picks the representation for a request with the given Accept
+// header and ?format= query value (PEP 691). A non-empty formatParam
+// replaces the Accept header and is read with the same syntax, so
+// "?format=application/vnd.pypi.simple.v1+json" works from a browser.
+//
+// Each format gets the q-value of the most specific media range matching it
+// (an exact type or its "latest" alias, then text/* or application/*, then
+// */*), so "*/*, text/html;q=0" excludes text/html. The highest q wins; ties
+// go to the order of the Format constants. No Accept header means "*/*",
+// which gives HTML. A header in which no media range parses is treated as
+// absent, as most servers do; a ?format= value that does not parse is not,
+// because a person typed it and should hear it is wrong. ok is false when
+// nothing is acceptable: the caller answers 406.
+//
+// When a request carries several Accept fields, pass them joined with ",".
+func Negotiate(accept, formatParam string) (f Format, ok bool) {
+	if formatParam != "" {
+		return negotiate(formatParam, false)
+	}
+	return negotiate(accept, true)
+}
+
+type rangeMatch struct {
+	spec uint8
+	q    uint16
+}
+
+func negotiate(h string, lenient bool) (Format, bool) {
+	var best [numFormats]rangeMatch
+	parsed := false
+	for h != "" {
+		var elem string
+		elem, h = nextListElem(h)
+		typ, sub, q, ok := parseMediaRange(elem)
+		if !ok {
+			continue
+		}
+		parsed = true
+		for f := range Format(numFormats) {
+			s := f.specificity(typ, sub)
+			if s == specNone {
+				continue
+			}
+			// The most specific range decides; equally specific ones (a type
+			// and its latest alias) give the better q.
+			if b := &best[f]; s > b.spec || (s == b.spec && q > b.q) {
+				*b = rangeMatch{spec: s, q: q}
+			}
+		}
+	}
+	if !parsed {
+		return HTML, lenient
+	}
+	win, winQ := HTML, uint16(0)
+	for f := range Format(numFormats) {
+		if best[f].q > winQ {
+			win, winQ = f, best[f].q
+		}
+	}
+	return win, winQ > 0
+}
+
+// specificity says how closely the media range typ/sub names f.
+func (f Format) specificity(typ, sub string) uint8 {
+	if typ == "*" {
+		return specAny // parseMediaRange allows "*" only as "*/*"
+	}
+	switch f {
+	case HTML:
+		if !strings.EqualFold(typ, "text") {
+			return specNone
+		}
+		if sub == "*" {
+			return specType
+		}
+		if strings.EqualFold(sub, "html") {
+			return specExact
+		}
+	case HTMLv1, JSONv1:
+		if !strings.EqualFold(typ, "application") {
+			return specNone
+		}
+		if sub == "*" {
+			return specType
+		}
+		exact, latest := subHTMLv1, subHTMLLatest
+		if f == JSONv1 {
+			exact, latest = subJSONv1, subJSONLatest
+		}
+		if strings.EqualFold(sub, exact) || strings.EqualFold(sub, latest) {
+			return specExact
+		}
+	}
+	return specNone
+}
+
+// nextListElem splits h at the first comma outside a quoted string.
+func nextListElem(h string) (elem, rest string) {
+	inQuote := false
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case inQuote && c == '\\':
+			i++ // quoted-pair: the next byte is literal
+		case c == '"':
+			inQuote = !inQuote
+		case c == ',' && !inQuote:
+			return h[:i], h[i+1:]
+		}
+	}
+	return h, ""
+}
+
+// parseMediaRange parses one Accept element (RFC 9110 §12.5.1):
+// type "/" subtype *( OWS ";" OWS [ name "=" value ] ). It returns the
+// weight in thousandths; parameters other than q are ignored. ok is false
+// for an empty or malformed element, which the caller skips.
+func parseMediaRange(s string) (typ, sub string, q uint16, ok bool) {
+	s = trimOWS(s)
+	i := tokenEnd(s)
+	typ, s = s[:i], s[i:]
+	if typ == "" || s == "" || s[0] != '/' {
+		return "", "", 0, false
+	}
+	s = s[1:]
+	i = tokenEnd(s)
+	sub, s = s[:i], s[i:]
+	if sub == "" || (typ == "*" && sub != "*") {
+		return "", "", 0, false
+	}
+	q = qOne
+	for {
+		s = trimLeftOWS(s)
+		if s == "" {
+			return typ, sub, q, true
+		}
+		if s[0] != ';' {
+			return "", "", 0, false
+		}
+		s = trimLeftOWS(s[1:])
+		if s == "" || s[0] == ';' {
+			continue // empty parameter, allowed by the grammar
+		}
+		i = tokenEnd(s)
+		name := s[:i]
+		if name == "" || i == len(s) || s[i] != '=' {
+			return "", "", 0, false
+		}
+		s = s[i+1:]
+		if s != "" && s[0] == '"' {
+			end := quotedEnd(s)
+			if end < 0 {
+				return "", "", 0, false
+			}
+			if strings.EqualFold(name, "q") {
+				return "", "", 0, false // a qvalue is never quoted
+			}
+			s = s[end:]
+			continue
+		}
+		i = tokenEnd(s)
+		val := s[:i]
+		if val == "" {
+			return "", "", 0, false
+		}
+		s = s[i:]
+		if strings.EqualFold(name, "q") {
+			if q, ok = parseQValue(val); !ok {
+				return "", "", 0, false
+			}
+		}
+	}
+}
+
+// parseQValue parses RFC 9110's qvalue: "0" [ "." 0*3DIGIT ] or
+// "1" [ "." 0*3("0") ], into thousandths.
+func parseQValue(v string) (uint16, bool) {
+	if v == "" || (v[0] != '0' && v[0] != '1') {
+		return 0, false
+	}
+	whole := v[0] == '1'
+	v = v[1:]
+	if v == "" {
+		if whole {
+			return qOne, true
+		}
+		return 0, true
+	}
+	if v[0] != '.' || len(v) > 1+maxQValueDigits {
+		return 0, false
+	}
+	var frac uint16
+	scale := uint16(100)
+	for i := 1; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' || (whole && c != '0') {
+			return 0, false
+		}
+		frac += uint16(c-'0') * scale
+		scale /= 10
+	}
+	if whole {
+		return qOne, true
+	}
+	return frac, true
+}
+
+// quotedEnd returns the index just past the quoted-string at the start of
+// s, or -1 when it is not closed.
+func quotedEnd(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// tokenEnd returns the length of the RFC 9110 token at the start of s.
+func tokenEnd(s string) int {
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+func trimLeftOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+func trimOWS(s string) string {
+	s = trimLeftOWS(s)
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
