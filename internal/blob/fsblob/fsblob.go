@@ -1,0 +1,245 @@
+// Package fsblob is the local-filesystem blob.Store. Objects live at
+// <dir>/sha256/ab/cd/<hex> and are written as temporaries in <dir>/tmp, which
+// is on the same filesystem, so Commit is a rename: readers see a whole
+// object or none. Every path goes through an os.Root, so even a key that
+// slipped past validation cannot name a file outside dir.
+package fsblob
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wharf-dev/wharf/internal/blob"
+	"github.com/wharf-dev/wharf/internal/errs"
+)
+
+const (
+	objectsDir = "sha256"
+	tempDir    = "tmp"
+
+	// DefaultTempMaxAge is how old an abandoned temporary must be before
+	// New removes it. An upload in progress rewrites its file at least
+	// every bufSize bytes, so only a client stalled for this long loses
+	// its upload.
+	DefaultTempMaxAge = time.Hour
+
+	// bufSize is the write buffer of a Temp. Large writes (and io.Copy,
+	// through ReadFrom) fill it directly, so bytes are copied once into it
+	// and then handed to the kernel; 1 MiB keeps syscalls rare without
+	// holding much memory per concurrent upload.
+	bufSize = 1 << 20
+
+	filePerm = 0o644
+	dirPerm  = 0o755
+)
+
+// Config configures a Store.
+type Config struct {
+	// Dir is the root directory; it is created if missing.
+	Dir string
+	// Now is the clock used to age temporaries; time.Now when nil.
+	Now func() time.Time
+	// TempMaxAge: temporaries whose last write is older than this are
+	// removed by New. DefaultTempMaxAge when zero.
+	TempMaxAge time.Duration
+}
+
+// Store is a blob.Store on the local filesystem. It is safe for concurrent
+// use; a Temp is not (one writer per upload).
+type Store struct {
+	root *os.Root
+	// bufs recycles Temp write buffers, so steady-state uploads do not
+	// allocate 1 MiB each.
+	bufs sync.Pool
+}
+
+var _ blob.Store = (*Store)(nil)
+
+// New opens (creating if needed) a Store in dir with the default settings.
+func New(dir string) (*Store, error) {
+	return NewWithConfig(Config{Dir: dir})
+}
+
+// NewWithConfig opens (creating if needed) a Store and removes temporaries
+// abandoned by a crashed process.
+//
+// Abandoned temporaries are found by age rather than by taking a lock on
+// the directory: an age test needs no platform-specific locking, keeps
+// working when several processes (a server and a CLI, or replicas on a
+// shared volume) use one directory, and never removes the temporary of a
+// live upload, because writing refreshes the file's modification time.
+// The cost is that a crash's leftovers stay on disk until the next start
+// after they have aged.
+func NewWithConfig(cfg Config) (*Store, error) {
+	const op = "fsblob.New"
+	if cfg.Dir == "" {
+		return nil, errs.E(errs.Invalid, op, errors.New("blob directory is empty; set the blob storage path"))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TempMaxAge <= 0 {
+		cfg.TempMaxAge = DefaultTempMaxAge
+	}
+	if err := os.MkdirAll(cfg.Dir, dirPerm); err != nil {
+		return nil, ioErr(op, err)
+	}
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, ioErr(op, err)
+	}
+	for _, d := range []string{objectsDir, tempDir} {
+		if err := root.MkdirAll(d, dirPerm); err != nil {
+			root.Close()
+			return nil, ioErr(op, err)
+		}
+	}
+	s := &Store{root: root}
+	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
+	if err := s.sweep(cfg.Now().Add(-cfg.TempMaxAge)); err != nil {
+		root.Close()
+		return nil, ioErr(op, err)
+	}
+	return s, nil
+}
+
+// sweep removes temporaries last modified before cutoff.
+func (s *Store) sweep(cutoff time.Time) error {
+	d, err := s.root.Open(tempDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		ents, err := d.ReadDir(256)
+		for _, e := range ents {
+			info, ierr := e.Info()
+			if ierr != nil || !info.ModTime().Before(cutoff) {
+				continue // vanished, or possibly a live upload
+			}
+			// Best effort: a file we cannot remove now is retried at the
+			// next start and is never visible as an object anyway.
+			_ = s.root.RemoveAll(tempDir + "/" + e.Name())
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Close releases the directory handle. Objects already opened stay readable.
+func (s *Store) Close() error { return s.root.Close() }
+
+// Create starts a new object in a fresh temporary file.
+func (s *Store) Create(ctx context.Context) (blob.Temp, error) {
+	const op = "fsblob.Create"
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// rand.Text has 130 bits of entropy; O_EXCL still guards against reuse.
+	name := tempDir + "/" + rand.Text()
+	f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return nil, ioErr(op, err)
+	}
+	return newTemp(s, f, name), nil
+}
+
+// objectPath is the fan-out path of a valid key, relative to the root.
+func objectPath(key string) string {
+	return objectsDir + "/" + key[0:2] + "/" + key[2:4] + "/" + key
+}
+
+// Open returns the object; its Read, Seek and (through the embedded
+// *os.File) sendfile support make http.ServeContent efficient.
+func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
+	const op = "fsblob.Open"
+	if !blob.ValidKey(key) {
+		return nil, blob.ErrBadKey
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := s.root.Open(objectPath(key))
+	if err != nil {
+		return nil, notFoundOr(op, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, ioErr(op, err)
+	}
+	return &object{File: f, info: blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}}, nil
+}
+
+// Stat describes the object without opening it.
+func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
+	const op = "fsblob.Stat"
+	if !blob.ValidKey(key) {
+		return blob.Info{}, blob.ErrBadKey
+	}
+	if err := ctx.Err(); err != nil {
+		return blob.Info{}, err
+	}
+	fi, err := s.root.Stat(objectPath(key))
+	if err != nil {
+		return blob.Info{}, notFoundOr(op, err)
+	}
+	return blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete removes the object. Readers that already opened it keep reading
+// the old file (POSIX unlink semantics). The fan-out directories stay: a
+// concurrent Commit may be about to rename into them.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	const op = "fsblob.Delete"
+	if !blob.ValidKey(key) {
+		return blob.ErrBadKey
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.root.Remove(objectPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ioErr(op, err)
+	}
+	return nil
+}
+
+// object is a committed blob opened for reading. Embedding *os.File (not
+// wrapping it) keeps syscall.Conn visible, which is what net's sendfile path
+// looks for, so serving a file does not copy it through user space.
+type object struct {
+	*os.File
+	info blob.Info
+}
+
+func (o *object) Info() blob.Info { return o.info }
+
+// notFoundOr maps a missing file to blob.ErrNotFound, anything else to an
+// internal error.
+func notFoundOr(op string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return blob.ErrNotFound
+	}
+	return ioErr(op, err)
+}
+
+// ioErr classifies a filesystem error. A full disk is reported as
+// Unavailable with a message an operator can act on; the rest is Internal.
+func ioErr(op string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return errs.E(errs.Unavailable, op, fmt.Errorf("blob storage is full: %w", err))
+	}
+	return errs.E(errs.Internal, op, err)
+}
