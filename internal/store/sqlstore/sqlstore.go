@@ -1,0 +1,310 @@
+// Package sqlstore implements store.Store over database/sql: one hand-written
+// SQL layer whose query text ($N placeholders, ON CONFLICT, RETURNING) runs on
+// both SQLite (modernc.org/sqlite) and PostgreSQL. What really differs between
+// the engines (DDL, connection set-up, error codes) lives in a dialect and in
+// the per-dialect migrations under migrations/.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Config says which database to open.
+type Config struct {
+	// Driver is "sqlite" (the default) or "postgres".
+	Driver string
+	// DSN is, for sqlite, the database file path (created when missing; extra
+	// driver parameters may follow a "?"); for postgres a connection URL.
+	DSN string
+	// ReadConns is the size of the SQLite read pool; 0 means
+	// max(4, 2*GOMAXPROCS).
+	ReadConns int
+	// BusyTimeout is how long a SQLite connection waits for a lock held by
+	// another process before failing; 0 means 5s.
+	BusyTimeout time.Duration
+	// Now is the clock used for CreatedAt and similar fields; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Store is a store.Store backed by a SQL database. The root Store owns the
+// connection pools; the Store handed to an InTx callback is bound to that
+// transaction.
+type Store struct {
+	w   *sql.DB // writes: one connection on SQLite, so writers queue in Go, not on SQLITE_BUSY
+	r   *sql.DB // reads: a query_only pool on SQLite, so reads never wait for the writer; == w on PostgreSQL
+	tx  *sql.Tx // non-nil in a transaction-bound Store
+	d   dialect
+	now func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database, applies pending migrations and returns the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	const op = "sqlstore.Open"
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch cfg.Driver {
+	case "", "sqlite":
+		return openSQLite(ctx, cfg)
+	case "postgres":
+		return nil, errs.E(errs.Invalid, op, errors.New("the postgres driver is not implemented yet; use driver sqlite"))
+	default:
+		return nil, errs.Errorf(errs.Invalid, op, "unknown database driver %q; use sqlite or postgres", cfg.Driver)
+	}
+}
+
+func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
+	const op = "sqlstore.Open"
+	path, extra, _ := strings.Cut(cfg.DSN, "?")
+	if path == "" || path == ":memory:" || strings.Contains(path, "mode=memory") {
+		// Separate read and write pools need a shared file.
+		return nil, errs.E(errs.Invalid, op, errors.New("the sqlite database needs a file path (in-memory databases are not supported)"))
+	}
+	busy := cfg.BusyTimeout
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busy.Milliseconds())
+	if extra != "" {
+		common += "&" + extra
+	}
+	// journal_mode(WAL) is persistent in the file; the writer sets it before
+	// the read pool is opened. synchronous(NORMAL) is safe under WAL (a crash
+	// may lose the last commits, never corrupt) and makes a commit cost no
+	// fsync. _txlock=immediate takes the write lock at BEGIN, so a
+	// transaction never fails half-way on a lock upgrade.
+	wdsn := "file:" + path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	rdsn := "file:" + path + "?" + common + "&_pragma=query_only(1)"
+
+	w, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("open sqlite database %s: %w", path, err))
+	}
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		w.Close()
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	if err := migrate(ctx, goose.DialectSQLite3, w, fsys); err != nil {
+		w.Close()
+		return nil, errs.E(errs.Internal, op, err)
+	}
+
+	r, err := sql.Open("sqlite", rdsn)
+	if err != nil {
+		w.Close()
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	n := cfg.ReadConns
+	if n <= 0 {
+		n = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	r.SetMaxOpenConns(n)
+	// Keep every read connection: opening one re-runs the pragmas and
+	// re-reads the schema.
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("open sqlite read pool %s: %w", path, err))
+	}
+	return &Store{w: w, r: r, d: sqliteDialect, now: cfg.Now}, nil
+}
+
+func migrate(ctx context.Context, d goose.Dialect, db *sql.DB, fsys fs.FS) error {
+	p, err := goose.NewProvider(d, db, fsys)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) Repos() store.Repos       { return repos{s} }
+func (s *Store) Projects() store.Projects { return projects{s} }
+func (s *Store) Files() store.Files       { return files{s} }
+func (s *Store) Tokens() store.Tokens     { return tokens{s} }
+func (s *Store) Audit() store.Audit       { return audit{s} }
+
+// InTx runs fn in one transaction on the write connection. Inside a
+// transaction-bound Store it just runs fn with the same transaction, so
+// helpers that open their own InTx compose.
+//
+// On SQLite fn holds the only write connection: fn must use the Store it is
+// given, never the outer one, for writes, or it waits for itself.
+func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.d.wrap("sqlstore.InTx", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tx.Rollback() // fn panicked
+		}
+	}()
+	err = fn(&Store{w: s.w, r: s.r, tx: tx, d: s.d, now: s.now})
+	done = true
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.d.wrap("sqlstore.InTx", err)
+	}
+	return nil
+}
+
+// Ping checks that both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	const op = "sqlstore.Ping"
+	if s.tx != nil {
+		return nil
+	}
+	if err := s.w.PingContext(ctx); err != nil {
+		return errs.E(errs.Unavailable, op, err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return errs.E(errs.Unavailable, op, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the pools. On a transaction-bound Store it does nothing: the
+// transaction ends when the InTx callback returns.
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return nil
+	}
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// rd is where reads go: the transaction when bound to one, else the read pool.
+func (s *Store) rd() querier {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.r
+}
+
+// wr is where single-statement writes go (autocommit outside a transaction).
+func (s *Store) wr() querier {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.w
+}
+
+// write runs fn in a transaction: the bound one, or a new one on the write
+// connection, for writes of more than one statement.
+func (s *Store) write(ctx context.Context, op string, fn func(q querier) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.d.wrap(op, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.d.wrap(op, err)
+	}
+	return nil
+}
+
+// nowTime reads the store clock, truncated to the stored precision so the
+// value set on a struct equals the one read back.
+func (s *Store) nowTime() time.Time { return fromMicros(s.now().UnixMicro()) }
+
+// Times are stored as unix microseconds (see migrations/sqlite/0001_init.sql);
+// zero times as NULL.
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func toNullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMicros(n.Int64)
+}
+
+// storeErr is a client-facing message that matches one of the store's
+// sentinel errors under errors.Is, without putting the sentinel's own text
+// ("not found") in the message errs.Message shows.
+type storeErr struct {
+	msg      string
+	sentinel error
+}
+
+func (e *storeErr) Error() string        { return e.msg }
+func (e *storeErr) Is(target error) bool { return target == e.sentinel }
+
+func sentinelErr(sentinel error, op, format string, args ...any) error {
+	return errs.E(errs.KindOf(sentinel), op, &storeErr{msg: fmt.Sprintf(format, args...), sentinel: sentinel})
+}
+
+func notFound(op, format string, args ...any) error {
+	return sentinelErr(store.ErrNotFound, op, format, args...)
+}
+
+func exists(op, format string, args ...any) error {
+	return sentinelErr(store.ErrExists, op, format, args...)
+}
