@@ -16,7 +16,8 @@ import (
 //     come from POETRY_HTTP_BASIC_<REPO>_USERNAME/PASSWORD.
 //   - pdm 2.2.1: `pdm publish` builds with an isolated (online) build env,
 //     so the test builds offline first and passes --no-build; pdm sends
-//     empty strings for absent metadata.
+//     empty strings for absent metadata, and writes .pdm.toml into the
+//     project.
 // Each test checks what the index shows afterwards, not only the exit code.
 
 func TestFlitPublish(t *testing.T) {
@@ -64,7 +65,12 @@ func TestPdmPublish(t *testing.T) {
 	dir := fixture(t, project, version)
 	built := buildDists(t, dir)
 	r := runCmd(t, cmdSpec{name: pdm, args: []string{"publish", "--no-build",
-		"-r", s.uploadURL(), "-u", "__token__", "-P", token}, dir: dir})
+		"-r", s.uploadURL(), "-u", "__token__", "-P", token}, dir: dir, env: []string{
+		// Without these pdm 2.2 first creates a virtualenv in the
+		// project (about 6 s) that publishing never uses.
+		"PDM_USE_VENV=false",
+		"PDM_PYTHON=" + python(t, "pip"),
+	}})
 	r.mustSucceed(t)
 	checkPublished(t, s, project, version, built)
 }
