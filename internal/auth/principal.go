@@ -1,0 +1,195 @@
+package auth
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/registry"
+)
+
+// Principal is an authenticated caller. Its Scope shares memory with the
+// authentication cache: treat it as read-only.
+type Principal struct {
+	TokenID   string
+	Scope     registry.Scope
+	ExpiresAt time.Time // zero: never
+	Origin    string    // "admin", "cli", "oidc:<issuer>"
+}
+
+// Check reports whether the principal may perform action on repo and, when
+// project is not "", on that project of repo. project "" means an action on
+// the repository itself (listing its index, deleting it). The error is a
+// PermissionDenied whose message tells the client what the token lacks.
+func (p Principal) Check(action registry.Action, repo, project string) error {
+	const op = "auth.Check"
+	if !p.Scope.AllowsAction(action) {
+		return errs.Errorf(errs.PermissionDenied, op, "The given token does not have the '%s' permission.", action)
+	}
+	if len(p.Scope.Repos) > 0 && !slices.Contains(p.Scope.Repos, repo) {
+		return errs.Errorf(errs.PermissionDenied, op, "The given token isn't allowed to access repository '%s'.", repo)
+	}
+	if len(p.Scope.Projects) == 0 {
+		return nil
+	}
+	if project == "" {
+		// A token limited to some projects may list the repository's index
+		// (the handler filters it with AllowsProject) but must not act on
+		// the repository as a whole.
+		if action == registry.Read {
+			return nil
+		}
+		return errs.Errorf(errs.PermissionDenied, op,
+			"The given token is limited to some projects and isn't allowed to %s repository '%s' as a whole.", verb(action), repo)
+	}
+	if !p.AllowsProject(project) {
+		return errs.Errorf(errs.PermissionDenied, op, "The given token isn't allowed to %s project '%s'.", verbProject(action), project)
+	}
+	return nil
+}
+
+// AllowsProject reports whether the scope's project patterns admit project
+// (any spelling; it is PEP 503 normalised first). An empty pattern list
+// admits every project. Handlers use it to filter index listings.
+func (p Principal) AllowsProject(project string) bool {
+	if len(p.Scope.Projects) == 0 {
+		return true
+	}
+	name := normalize(project)
+	for _, pat := range p.Scope.Projects {
+		if matchGlob(pat, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func verb(a registry.Action) string {
+	switch a {
+	case registry.Admin:
+		return "administer"
+	default:
+		return string(a)
+	}
+}
+
+func verbProject(a registry.Action) string {
+	switch a {
+	case registry.Upload:
+		return "upload to"
+	case registry.Yank:
+		return "yank releases of"
+	case registry.Delete:
+		return "delete from"
+	case registry.Admin:
+		return "administer"
+	case registry.Read:
+		return "read"
+	default:
+		return fmt.Sprintf("%q", string(a))
+	}
+}
+
+// matchGlob matches a normalised name against a pattern where '*' matches
+// any run of characters (possibly empty). Patterns are stored normalised,
+// so both sides use the same alphabet. Linear time, no allocation.
+func matchGlob(pat, name string) bool {
+	p, n := 0, 0
+	star, mark := -1, 0
+	for n < len(name) {
+		switch {
+		case p < len(pat) && pat[p] == '*':
+			star, mark = p, n
+			p++
+		case p < len(pat) && pat[p] == name[n]:
+			p++
+			n++
+		case star >= 0:
+			// Let the last '*' swallow one more character and retry.
+			mark++
+			p, n = star+1, mark
+		default:
+			return false
+		}
+	}
+	for p < len(pat) && pat[p] == '*' {
+		p++
+	}
+	return p == len(pat)
+}
+
+// normalize is the PEP 503 rule: lower case, runs of '-', '_' and '.'
+// become one '-'. (pypi.Normalize is the shared one; auth keeps this copy
+// to stay below pypi in the import graph and allocation-free when the name
+// is already normal, which it is on the request path.) '*' passes through
+// so patterns normalise the same way as names.
+func normalize(s string) string {
+	if isNormal(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	sep := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '-' || c == '_' || c == '.':
+			sep = true
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if sep {
+			b = append(b, '-')
+			sep = false
+		}
+		b = append(b, c)
+	}
+	if sep {
+		b = append(b, '-')
+	}
+	return string(b)
+}
+
+func isNormal(s string) bool {
+	prevSep := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c == '_', c == '.':
+			return false
+		case c == '-':
+			if prevSep {
+				return false
+			}
+			prevSep = true
+		default:
+			prevSep = false
+		}
+	}
+	return true
+}
+
+// validPattern reports whether a project pattern (already normalised) is a
+// PEP 508 name, or is made of name characters and '*' wildcards.
+func validPattern(pat string) bool {
+	if pat == "" {
+		return false
+	}
+	wild := false
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
+		case c == '*':
+			wild = true
+		default:
+			return false
+		}
+	}
+	if wild {
+		return true
+	}
+	// A plain name must start and end with a letter or digit.
+	return pat[0] != '-' && pat[len(pat)-1] != '-'
+}
