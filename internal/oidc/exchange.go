@@ -207,7 +207,9 @@ func (x *Exchanger) match(ctx context.Context, c Claims) ([]Grant, *Refusal, err
 	if len(grants) > 0 {
 		return grants, nil, nil
 	}
-	if pendingExists != nil {
+	// A stale pending publisher matched; if a real publisher of the caller's
+	// own repository came close, its mismatch is the more useful answer.
+	if pendingExists != nil && (closest == nil || !closest.own) {
 		return nil, refuse(CodeInvalidPendingPublisher, ReasonPendingProjected,
 			"valid token, but project %q already exists in repository %q, so its pending publisher no longer applies: ask the project's owners to add a trusted publisher for it",
 			pendingExists.Project, pendingExists.Repo), nil
