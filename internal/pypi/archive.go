@@ -19,8 +19,8 @@ import (
 // MaxSdistBytes decompressed bytes, and a compression bomb much sooner,
 // by the ratio rule PyPI uses.
 const (
-	MaxSdistEntries      = 100_000
-	MaxSdistBytes  int64 = 1 << 30
+	MaxSdistEntries       = 100_000
+	MaxSdistBytes   int64 = 1 << 30
 	// An archive that decompresses to more than RatioFloor bytes must not
 	// be more than MaxCompressionRatio times smaller than that.
 	MaxCompressionRatio       = 50
