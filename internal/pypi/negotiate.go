@@ -1,7 +1,5 @@
 package pypi
 
-import "strings"
-
 // Format is one representation of a simple API page (PEP 691).
 type Format uint8
 
@@ -91,14 +89,12 @@ func negotiate(h string, lenient bool) (Format, bool) {
 			continue
 		}
 		parsed = true
-		for f := range Format(numFormats) {
-			s := f.specificity(typ, sub)
-			if s == specNone {
-				continue
-			}
+		var spec [numFormats]uint8
+		classify(&spec, typ, sub)
+		for f, s := range spec {
 			// The most specific range decides; equally specific ones (a type
 			// and its latest alias) give the better q.
-			if b := &best[f]; s > b.spec || (s == b.spec && q > b.q) {
+			if b := &best[f]; s != specNone && (s > b.spec || (s == b.spec && q > b.q)) {
 				*b = rangeMatch{spec: s, q: q}
 			}
 		}
@@ -115,38 +111,48 @@ func negotiate(h string, lenient bool) (Format, bool) {
 	return win, winQ > 0
 }
 
-// specificity says how closely the media range typ/sub names f.
-func (f Format) specificity(typ, sub string) uint8 {
-	if typ == "*" {
-		return specAny // parseMediaRange allows "*" only as "*/*"
-	}
-	switch f {
-	case HTML:
-		if !strings.EqualFold(typ, "text") {
-			return specNone
+// classify sets spec[f] to how closely the media range typ/sub names
+// format f.
+func classify(spec *[numFormats]uint8, typ, sub string) {
+	switch {
+	case typ == "*":
+		*spec = [numFormats]uint8{specAny, specAny, specAny} // parseMediaRange allows "*" only as "*/*"
+	case foldEqual(typ, "text"):
+		switch {
+		case sub == "*":
+			spec[HTML] = specType
+		case foldEqual(sub, "html"):
+			spec[HTML] = specExact
 		}
-		if sub == "*" {
-			return specType
-		}
-		if strings.EqualFold(sub, "html") {
-			return specExact
-		}
-	case HTMLv1, JSONv1:
-		if !strings.EqualFold(typ, "application") {
-			return specNone
-		}
-		if sub == "*" {
-			return specType
-		}
-		exact, latest := subHTMLv1, subHTMLLatest
-		if f == JSONv1 {
-			exact, latest = subJSONv1, subJSONLatest
-		}
-		if strings.EqualFold(sub, exact) || strings.EqualFold(sub, latest) {
-			return specExact
+	case foldEqual(typ, "application"):
+		switch {
+		case sub == "*":
+			spec[HTMLv1], spec[JSONv1] = specType, specType
+		case foldEqual(sub, subJSONv1), foldEqual(sub, subJSONLatest):
+			spec[JSONv1] = specExact
+		case foldEqual(sub, subHTMLv1), foldEqual(sub, subHTMLLatest):
+			spec[HTMLv1] = specExact
 		}
 	}
-	return specNone
+}
+
+// foldEqual reports whether s equals the lower-case ASCII string lower,
+// ignoring ASCII case. Media types are ASCII tokens, so the Unicode folding
+// of strings.EqualFold is not needed, and lengths are compared first.
+func foldEqual(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // nextListElem splits h at the first comma outside a quoted string.
@@ -206,7 +212,7 @@ func parseMediaRange(s string) (typ, sub string, q uint16, ok bool) {
 			if end < 0 {
 				return "", "", 0, false
 			}
-			if strings.EqualFold(name, "q") {
+			if foldEqual(name, "q") {
 				return "", "", 0, false // a qvalue is never quoted
 			}
 			s = s[end:]
@@ -218,7 +224,7 @@ func parseMediaRange(s string) (typ, sub string, q uint16, ok bool) {
 			return "", "", 0, false
 		}
 		s = s[i:]
-		if strings.EqualFold(name, "q") {
+		if foldEqual(name, "q") {
 			if q, ok = parseQValue(val); !ok {
 				return "", "", 0, false
 			}
@@ -283,16 +289,20 @@ func tokenEnd(s string) int {
 	return len(s)
 }
 
+// tokenLo and tokenHi are RFC 9110's tchar as bitsets over bytes 0-63 and
+// 64-127: ALPHA, DIGIT and !#$%&'*+-.^_`|~.
+const (
+	tokenLo uint64 = 1<<'!' | 1<<'#' | 1<<'$' | 1<<'%' | 1<<'&' | 1<<'\'' | 1<<'*' | 1<<'+' |
+		1<<'-' | 1<<'.' | 0x03FF_0000_0000_0000 // '0'-'9' are bits 48-57
+	tokenHi uint64 = 0x07FF_FFFE_07FF_FFFE | // 'A'-'Z' and 'a'-'z'
+		1<<('^'-64) | 1<<('_'-64) | 1<<('`'-64) | 1<<('|'-64) | 1<<('~'-64)
+)
+
 func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+	if c < 64 {
+		return tokenLo&(1<<c) != 0
 	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
+	return c < 128 && tokenHi&(1<<(c-64)) != 0
 }
 
 func trimLeftOWS(s string) string {

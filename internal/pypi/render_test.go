@@ -376,6 +376,12 @@ func randomString(r *rand.Rand) string {
 
 func TestJSONEscapingMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
+	for c := range 256 {
+		s := "a" + string(byte(c)) + "b"
+		if want, _ := json.Marshal(s); jsonName(s) != string(want) {
+			t.Errorf("byte %#x: name %q encodes as %s, encoding/json gives %s", c, s, jsonName(s), want)
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 20000 {
 		s := randomString(r)
@@ -391,11 +397,46 @@ func TestJSONEscapingMatchesEncodingJSON(t *testing.T) {
 
 func TestHTMLEscapingMatchesHTMLEscapeString(t *testing.T) {
 	t.Parallel()
+	for c := range 256 {
+		s := "a" + string(byte(c)) + "b"
+		if got, want := htmlName(s), html.EscapeString(s); got != want {
+			t.Errorf("byte %#x: name %q escapes as %q, html.EscapeString gives %q", c, s, got, want)
+		}
+	}
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 20000 {
 		s := randomString(r)
 		if got, want := htmlName(s), html.EscapeString(s); got != want {
 			t.Fatalf("case %d: name %q escapes as %q, html.EscapeString gives %q", i, s, got, want)
+		}
+	}
+}
+
+// TestUploadTimeMatchesAppendFormat checks the hand-written time formatter
+// against time.Format for random instants in and around the years uploads
+// can have, in zones other than UTC.
+func TestUploadTimeMatchesAppendFormat(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	zones := []*time.Location{time.UTC, time.FixedZone("E", 5*3600+1800), time.FixedZone("W", -11*3600)}
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 999, zones[2]),
+	}
+	for range 5000 {
+		sec := r.Int64N(400*365*86400) - 30*365*86400 // 1940 to 2340
+		times = append(times, time.Unix(sec, r.Int64N(1e9)).In(zones[r.IntN(len(zones))]))
+	}
+	for _, tm := range times {
+		p := pypi.ProjectPage{Name: "p", Files: []pypi.FileEntry{{Filename: "f", URL: "f", UploadTime: tm}}}
+		b := pypi.AppendProjectJSON(nil, p)
+		_, after, _ := strings.Cut(string(b), `"upload-time":"`)
+		got, _, _ := strings.Cut(after, `"`)
+		if want := tm.UTC().Format("2006-01-02T15:04:05.000000Z"); got != want {
+			t.Errorf("upload time %v renders as %q, want %q", tm, got, want)
 		}
 	}
 }
