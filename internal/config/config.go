@@ -1,0 +1,337 @@
+// Package config reads wharf's YAML configuration file into typed structs.
+//
+// Decoding is strict: an unknown key is an error naming the key and its
+// line. String values may reference environment variables as ${VAR} or
+// ${VAR:-default}; $${ stands for a literal "${". Secrets can be kept out of
+// the file with the *_file fields (database.dsn_file,
+// blobs.s3.secret_access_key_file), whose trimmed file content becomes the
+// sibling value. Secret values are of type Secret, which never prints.
+//
+// Relative paths written in the file (data_dir, blobs.dir, tls.*_file, the
+// *_file fields and a plain SQLite dsn path) are resolved against the
+// directory of the config file, so a service started from any working
+// directory finds the same files. Defaults, and everything in the embedded
+// default configuration used without a file, are relative to the working
+// directory (./wharf-data).
+package config
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wharf-dev/wharf/internal/registry"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Listen       string       `yaml:"listen"`
+	PublicURL    string       `yaml:"public_url"`
+	DataDir      string       `yaml:"data_dir"`
+	Database     Database     `yaml:"database"`
+	Blobs        Blobs        `yaml:"blobs"`
+	TLS          TLS          `yaml:"tls"`
+	Upload       Upload       `yaml:"upload"`
+	Log          Log          `yaml:"log"`
+	Repositories []Repository `yaml:"repositories"`
+	OIDC         OIDC         `yaml:"oidc"`
+	Tokens       Tokens       `yaml:"tokens"`
+}
+
+// Database selects the metadata store.
+type Database struct {
+	Driver  string `yaml:"driver"` // sqlite | postgres
+	DSN     Secret `yaml:"dsn"`    // sqlite: a file path or file: URI; postgres: a URL or key=value string
+	DSNFile string `yaml:"dsn_file"`
+}
+
+// Blobs selects the artifact store.
+type Blobs struct {
+	Driver string `yaml:"driver"` // fs | s3
+	Dir    string `yaml:"dir"`
+	S3     S3     `yaml:"s3"`
+}
+
+// S3 configures an S3 or S3-compatible bucket. Empty credentials mean the
+// AWS default chain (environment, shared config, instance roles).
+type S3 struct {
+	Bucket              string `yaml:"bucket"`
+	Prefix              string `yaml:"prefix"`
+	Region              string `yaml:"region"`
+	Endpoint            string `yaml:"endpoint"`
+	PathStyle           bool   `yaml:"path_style"`
+	AccessKeyID         string `yaml:"access_key_id"`
+	SecretAccessKey     Secret `yaml:"secret_access_key"`
+	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
+}
+
+// TLS makes wharf serve HTTPS itself. With neither files nor SelfSigned it
+// serves plain HTTP (behind a TLS-terminating proxy, say).
+type TLS struct {
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	SelfSigned bool   `yaml:"self_signed"` // development: generate a certificate into data_dir
+}
+
+// Enabled reports whether wharf should serve HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.SelfSigned }
+
+// Upload limits uploads.
+type Upload struct {
+	MaxFileSize Size `yaml:"max_file_size"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// SlogLevel returns Level as a slog.Level (info for anything unknown;
+// Validate rejects those).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// Repository declares a repository to create at start if it does not exist.
+type Repository struct {
+	Name        string            `yaml:"name"`
+	Kind        registry.RepoKind `yaml:"kind"`   // hosted (remote and virtual: not yet)
+	Public      *bool             `yaml:"public"` // nil: true
+	Description string            `yaml:"description"`
+}
+
+// IsPublic reports whether the repository can be read without a token.
+func (r Repository) IsPublic() bool { return r.Public == nil || *r.Public }
+
+// OIDC lists the identity providers whose ID tokens wharf exchanges for
+// upload tokens. Only these issuers are ever contacted.
+type OIDC struct {
+	// Audience is the aud claim wharf requires; unique per instance so a
+	// token minted for one registry cannot be replayed at another.
+	Audience string   `yaml:"audience"`
+	Issuers  []Issuer `yaml:"issuers"`
+}
+
+// Issuer is one trusted OIDC issuer.
+type Issuer struct {
+	Name string `yaml:"name"` // short ID used in policies and token origins: "github"
+	URL  string `yaml:"url"`  // the iss value, https
+	Kind string `yaml:"kind"` // github | gitlab | generic
+}
+
+// Tokens configures minted tokens.
+type Tokens struct {
+	// OIDCTTL is the lifetime of tokens minted from OIDC ID tokens.
+	OIDCTTL time.Duration `yaml:"oidc_ttl"`
+}
+
+// Defaults.
+const (
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultDataDir     = "./wharf-data"
+	DefaultMaxFileSize = Size(1 << 30)
+	DefaultOIDCTTL     = 15 * time.Minute
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Default returns the embedded default configuration, used when wharf runs
+// without a file: SQLite and local files under ./wharf-data, listening on
+// 127.0.0.1:8080. A few WHARF_* variables (see default.yaml) adjust it.
+func Default(getenv func(string) string) (*Config, error) {
+	return parse(defaultYAML, "", getenv)
+}
+
+// ApplyDefaults fills every empty field that has a default. Load and Default
+// call it; call it yourself for a Config built in code.
+func (c *Config) ApplyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Database.Driver == "" {
+		c.Database.Driver = "sqlite"
+	}
+	if c.Database.Driver == "sqlite" && c.Database.DSN == "" && c.Database.DSNFile == "" {
+		c.Database.DSN = Secret(filepath.Join(c.DataDir, "wharf.db"))
+	}
+	if c.Blobs.Driver == "" {
+		c.Blobs.Driver = "fs"
+	}
+	if c.Blobs.Driver == "fs" && c.Blobs.Dir == "" {
+		c.Blobs.Dir = filepath.Join(c.DataDir, "blobs")
+	}
+	if c.Upload.MaxFileSize == 0 {
+		c.Upload.MaxFileSize = DefaultMaxFileSize
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Repositories {
+		r := &c.Repositories[i]
+		if r.Kind == "" {
+			r.Kind = registry.Hosted
+		}
+		if r.Public == nil {
+			t := true
+			r.Public = &t
+		}
+	}
+	for i := range c.OIDC.Issuers {
+		if c.OIDC.Issuers[i].Kind == "" {
+			c.OIDC.Issuers[i].Kind = "generic"
+		}
+	}
+	if c.Tokens.OIDCTTL == 0 {
+		c.Tokens.OIDCTTL = DefaultOIDCTTL
+	}
+}
+
+// Secret is a string that never shows itself: fmt (every verb), slog, YAML
+// and JSON all print "[redacted]" (or "" when empty). Use Value for the
+// real thing, only where it is handed to the driver or client needing it.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString covers %#v where Format is bypassed.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// Format covers every verb (%d, %x, %q...), some of which would otherwise
+// print the underlying string. %q and %#v quote like a string would.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' || verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, strconv.Quote(s.String()))
+		return
+	}
+	_, _ = io.WriteString(f, s.String())
+}
+
+// LogValue covers slog, whose JSON handler would otherwise bypass String.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalYAML covers `wharf config print`.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// MarshalJSON covers JSON output.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Size is a number of bytes, written in the file as an integer or with a
+// unit: "100MiB", "1GB", "512 KiB", "1.5GiB". Units are B, kB/KB, MB, GB,
+// TB (powers of 1000) and KiB, MiB, GiB, TiB (powers of 1024),
+// case-insensitive.
+type Size int64
+
+// ParseSize parses a human-readable size.
+func ParseSize(s string) (Size, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	if num == "" {
+		return 0, fmt.Errorf("invalid size %q: want a number of bytes or a number with a unit such as 100MiB or 1GB", s)
+	}
+	var mult float64
+	switch unit {
+	case "", "b":
+		mult = 1
+	case "k", "kb":
+		mult = 1e3
+	case "m", "mb":
+		mult = 1e6
+	case "g", "gb":
+		mult = 1e9
+	case "t", "tb":
+		mult = 1e12
+	case "kib":
+		mult = 1 << 10
+	case "mib":
+		mult = 1 << 20
+	case "gib":
+		mult = 1 << 30
+	case "tib":
+		mult = 1 << 40
+	default:
+		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)", s, strings.TrimSpace(s[i:]))
+	}
+	if !strings.Contains(num, ".") {
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || (mult > 1 && n > int64(float64(1<<62)/mult)) {
+			return 0, fmt.Errorf("invalid size %q: too large", s)
+		}
+		return Size(n * int64(mult)), nil
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q: %q is not a number", s, num)
+	}
+	if f*mult >= 1<<62 {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
+	return Size(f * mult), nil
+}
+
+// String formats the size with the largest binary unit that divides it.
+func (s Size) String() string {
+	for _, u := range []struct {
+		name string
+		n    int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if s != 0 && int64(s)%u.n == 0 {
+			return strconv.FormatInt(int64(s)/u.n, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(s), 10) + "B"
+}
+
+// UnmarshalYAML parses a scalar with ParseSize.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a size must be a number or a string such as 100MiB", n.Line)
+	}
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*s = v
+	return nil
+}
+
+// MarshalYAML writes the size in its String form.
+func (s Size) MarshalYAML() (any, error) { return s.String(), nil }
