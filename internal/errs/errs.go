@@ -24,13 +24,14 @@ const (
 	Upstream                     // an upstream index misbehaved: 502
 	Unavailable                  // a dependency (database, object store) is down: 503
 	Gone                         // removed for good (PyPI's 410 for retired actions)
+	NotAcceptable                // no representation the client accepts: 406
 )
 
 var kindNames = [...]string{
 	Internal: "internal", Invalid: "invalid", Unauthenticated: "unauthenticated",
 	PermissionDenied: "permission denied", NotFound: "not found", Conflict: "conflict",
 	TooLarge: "too large", RateLimited: "rate limited", Upstream: "upstream",
-	Unavailable: "unavailable", Gone: "gone",
+	Unavailable: "unavailable", Gone: "gone", NotAcceptable: "not acceptable",
 }
 
 func (k Kind) String() string {

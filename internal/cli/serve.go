@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"fmt"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/obs"
+	"github.com/wharf-dev/wharf/internal/server"
+)
+
+// serveFlags override the configuration file.
+type serveFlags struct {
+	config, data, listen, publicURL string
+	selfSigned                      bool
+}
+
+func (f *serveFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.config, "config", "c", "", "configuration file (YAML); without one wharf runs its embedded default")
+	cmd.Flags().StringVar(&f.data, "data", "", "data directory for the embedded database and files (default ./wharf-data)")
+	cmd.Flags().StringVar(&f.listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&f.publicURL, "public-url", "", "URL clients reach this server at, when behind a proxy")
+	cmd.Flags().BoolVar(&f.selfSigned, "self-signed", false, "serve https with a generated development certificate")
+}
+
+// load reads the configuration file (or the default) and applies flags.
+func (f *serveFlags) load(env Env) (*config.Config, error) {
+	var (
+		cfg *config.Config
+		err error
+	)
+	if f.config != "" {
+		cfg, err = config.Load(f.config, env.Getenv)
+	} else {
+		cfg, err = config.Default(env.Getenv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f.data != "" {
+		cfg.DataDir = f.data
+		cfg.Database.DSN = ""
+		cfg.Blobs.Dir = ""
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	if f.publicURL != "" {
+		cfg.PublicURL = f.publicURL
+	}
+	if f.selfSigned {
+		cfg.TLS.SelfSigned = true
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func newServeCmd(env Env) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry",
+		Example: `  wharf serve                          # embedded default: ./wharf-data, 127.0.0.1:8080
+  wharf serve --config /etc/wharf.yaml
+  wharf serve --listen 0.0.0.0:8443 --self-signed`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(env)
+			if err != nil {
+				return err
+			}
+			log, err := obs.NewLogger(env.Stderr, cfg.Log.Level, cfg.Log.Format)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.New(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			if f.config == "" {
+				abs, _ := filepath.Abs(cfg.DataDir)
+				log.Info("no configuration file: running the embedded default (SQLite and local files)", "data_dir", abs)
+			}
+			return srv.Run(ctx, func(addr string) {
+				base := cfg.PublicURL
+				if base == "" {
+					base = srv.Scheme() + "://" + addr
+				}
+				log.Info("wharf is listening", "addr", addr, "data_dir", cfg.DataDir,
+					"database", cfg.Database.Driver, "blobs", cfg.Blobs.Driver)
+				out := cmd.ErrOrStderr()
+				fmt.Fprintf(out, "\n  pip install --index-url %s/local/simple/ PROJECT\n", base)
+				fmt.Fprintf(out, "  twine upload --repository-url %s/local/legacy/ -u __token__ -p TOKEN dist/*\n\n", base)
+				if srv.FirstToken != "" {
+					fmt.Fprintf(out, "  First admin token (shown once, keep it safe):\n\n    %s\n\n", srv.FirstToken)
+					fmt.Fprintf(out, "  Create an upload token:  WHARF_TOKEN=<admin token> wharf token create --repo local --actions upload,read\n\n")
+				}
+			})
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newConfigCmd(env Env) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
+	check := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a configuration file and name every bad field",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0], env.Getenv)
+			if err != nil {
+				return err
+			}
+			cfg.ApplyDefaults()
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("%s is invalid:\n%w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(check)
+	return cmd
+}

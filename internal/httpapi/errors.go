@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/wharf-dev/wharf/internal/errs"
+)
+
+// statusOf is the one table from error kinds to HTTP statuses. adminapi
+// and the UI use it through Status.
+var statusOf = [...]int{
+	errs.Internal:         http.StatusInternalServerError,
+	errs.Invalid:          http.StatusBadRequest,
+	errs.Unauthenticated:  http.StatusUnauthorized,
+	errs.PermissionDenied: http.StatusForbidden,
+	errs.NotFound:         http.StatusNotFound,
+	errs.Conflict:         http.StatusConflict,
+	errs.TooLarge:         http.StatusRequestEntityTooLarge,
+	errs.RateLimited:      http.StatusTooManyRequests,
+	errs.Upstream:         http.StatusBadGateway,
+	errs.Unavailable:      http.StatusServiceUnavailable,
+	errs.Gone:             http.StatusGone,
+	errs.NotAcceptable:    http.StatusNotAcceptable,
+}
+
+// Status returns the HTTP status for err.
+func Status(err error) int {
+	k := errs.KindOf(err)
+	if int(k) < len(statusOf) && statusOf[k] != 0 {
+		return statusOf[k]
+	}
+	return http.StatusInternalServerError
+}
+
+// ClientMessage is the text a client is shown for err. Internal errors are
+// never described to clients: the detail goes to the log.
+func ClientMessage(err error) string {
+	if errs.KindOf(err) == errs.Internal {
+		return "internal server error; the server log has the details"
+	}
+	return errs.Message(err)
+}
+
+// logError logs 5xx at Error and everything else at Debug.
+func logError(log *slog.Logger, r *http.Request, status int, err error) {
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path,
+		"status", status, "error", err.Error(), "request_id", requestID(r.Context()))
+}
+
+// writeText writes err as one plain-text line, the form PyPI clients print.
+func writeText(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="wharf"`)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+}
+
+// WriteJSONError writes err as {"error": {"code": kind, "message": text}}.
+func WriteJSONError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wharf"`)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+		"code": errs.KindOf(err).String(), "message": ClientMessage(err),
+	}})
+}
+
+// reasonPhrase turns a message into a safe HTTP reason phrase: printable
+// ASCII on one line, bounded.
+func reasonPhrase(msg string) string {
+	var b strings.Builder
+	for _, c := range msg {
+		if b.Len() >= 400 {
+			break
+		}
+		if c >= 0x20 && c < 0x7f {
+			b.WriteRune(c)
+		} else if c == '\n' || c == '\t' {
+			b.WriteByte(' ')
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// writeUploadError answers a failed upload. twine, poetry and pdm show the
+// status line and not the body, and PyPI puts its message in the reason
+// phrase; net/http cannot set a reason phrase, so for HTTP/1.x the response
+// is written on the hijacked connection once the body has been read.
+func writeUploadError(w http.ResponseWriter, r *http.Request, status int, msg string, bodyRead bool) {
+	hj, ok := w.(http.Hijacker)
+	if !bodyRead || r.ProtoMajor != 1 || !ok {
+		writeText(w, status, msg)
+		return
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		writeText(w, status, msg)
+		return
+	}
+	defer conn.Close()
+	body := msg + "\n"
+	var bw *bufio.Writer = rw.Writer
+	bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + reasonPhrase(msg) + "\r\n")
+	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
+	bw.WriteString("X-Content-Type-Options: nosniff\r\n")
+	if id := requestID(r.Context()); id != "" {
+		bw.WriteString("X-Request-Id: " + id + "\r\n")
+	}
+	bw.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	bw.WriteString("Connection: close\r\n\r\n")
+	bw.WriteString(body)
+	_ = bw.Flush()
+}
+
+var errNoRoute = errs.E(errs.NotFound, "httpapi", errors.New("not found"))

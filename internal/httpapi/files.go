@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/wharf-dev/wharf/internal/blob"
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/pypi"
+)
+
+const metadataSuffix = ".metadata"
+
+// contentType names a distribution's media type. Never gzip as a
+// Content-Encoding: clients would unpack the .tar.gz they asked for.
+func contentType(filename string) string {
+	switch lower := strings.ToLower(filename); {
+	case strings.HasSuffix(lower, metadataSuffix):
+		return "text/plain; charset=utf-8"
+	case strings.HasSuffix(lower, ".whl"), strings.HasSuffix(lower, ".zip"):
+		return "application/zip"
+	case strings.HasSuffix(lower, ".tar.gz"):
+		return "application/gzip"
+	default:
+		return "application/octet-stream"
+	}
+}
+
+// download serves /{repo}/files/{sha256}/{filename} and its PEP 658
+// {filename}.metadata. The URL carries the content hash, so responses are
+// immutable: ETag is the hash and Range and conditional requests work.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
+	sha, filename := r.PathValue("sha256"), r.PathValue("filename")
+	if !blob.ValidKey(sha) {
+		return errs.Errorf(errs.NotFound, "httpapi", "no such file: the URL must hold the file's lower-case sha256")
+	}
+	distName, wantMetadata := strings.CutSuffix(filename, metadataSuffix)
+	project := ""
+	if d, err := pypi.ParseFilename(distName); err == nil {
+		project = pypi.Normalize(d.Name)
+	}
+	repo, err := s.readable(r, project)
+	if err != nil {
+		return err
+	}
+	f, err := s.cfg.Hosted.LookupFile(r.Context(), repo, sha, distName)
+	if err != nil {
+		return err
+	}
+	key := f.SHA256
+	if wantMetadata {
+		if f.MetadataSHA256 == "" {
+			return errs.Errorf(errs.NotFound, "httpapi", "no core metadata is available for '%s'", distName)
+		}
+		key = f.MetadataSHA256
+	}
+	obj, err := s.cfg.Blobs.Open(r.Context(), key)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	h := w.Header()
+	h["Content-Type"] = []string{contentType(filename)}
+	h["Etag"] = []string{`"` + key + `"`}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	if repo.Public {
+		h["Cache-Control"] = []string{"public, max-age=31536000, immutable"}
+	} else {
+		h["Cache-Control"] = []string{"private, max-age=31536000, immutable"}
+	}
+	http.ServeContent(w, r, "", f.UploadedAt, obj)
+	return nil
+}

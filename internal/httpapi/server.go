@@ -1,0 +1,203 @@
+// Package httpapi serves the PyPI-facing HTTP API: the simple index (PEP
+// 503/691), file downloads, and the legacy upload API. It owns the one table
+// from error kinds to HTTP statuses, which adminapi and the UI reuse.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wharf-dev/wharf/internal/auth"
+	"github.com/wharf-dev/wharf/internal/blob"
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/hosted"
+	"github.com/wharf-dev/wharf/internal/store"
+)
+
+// Config holds the server's dependencies.
+type Config struct {
+	Repos   store.Repos
+	Hosted  *hosted.Service
+	Blobs   blob.Store
+	Auth    *auth.Service
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer
+	// MaxFileSize bounds one uploaded file (413 beyond it).
+	MaxFileSize int64
+	// Ready reports whether the server's dependencies answer (/readyz).
+	Ready func(ctx context.Context) error
+	// Gatherer serves /metrics; nil disables the route.
+	Gatherer prometheus.Gatherer
+	// RepoCacheTTL bounds how long a repository's settings are cached
+	// (other replicas may change them). Default 2 s.
+	RepoCacheTTL time.Duration
+}
+
+// Server is the PyPI-facing HTTP API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	mux     *http.ServeMux
+	pages   pageCache
+	repos   repoCache
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RepoCacheTTL == 0 {
+		cfg.RepoCacheTTL = 2 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), mux: http.NewServeMux()}
+	s.pages.init(4096)
+	s.repos = repoCache{ttl: cfg.RepoCacheTTL, repos: cfg.Repos, m: map[string]repoEntry{}}
+	s.routes()
+	return s
+}
+
+// Handler returns the whole HTTP handler, middleware included.
+func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
+
+// Mount adds a handler for a pattern (the admin API, trusted publishing).
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ForgetRepo drops a repository from the cache after it changed.
+func (s *Server) ForgetRepo(name string) { s.repos.forget(name) }
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("GET /{repo}/simple/{$}", s.handle(s.rootPage))
+	m.Handle("GET /{repo}/simple/{project}/{$}", s.handle(s.projectPage))
+	m.Handle("GET /{repo}/files/{sha256}/{filename}", s.handle(s.download))
+	// Both forms: uploaders must not be asked to re-send a body after a redirect.
+	m.HandleFunc("POST /{repo}/legacy/{$}", s.upload)
+	m.HandleFunc("POST /{repo}/legacy", s.upload)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok") })
+	m.HandleFunc("GET /readyz", s.readyz)
+	if s.cfg.Gatherer != nil {
+		m.Handle("GET /metrics", promhttpHandler(s.cfg.Gatherer))
+	}
+	m.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute }))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "error", err)
+			writeText(w, http.StatusServiceUnavailable, "not ready: "+ClientMessage(err))
+			return
+		}
+	}
+	writeText(w, http.StatusOK, "ready")
+}
+
+// handle adapts an error-returning handler: one place turns errors into
+// responses.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			status := Status(err)
+			logError(s.log, r, status, err)
+			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+				return // the response already started
+			}
+			writeText(w, status, ClientMessage(err))
+		}
+	})
+}
+
+// principal authenticates the request's credentials. ok is false when the
+// request carries none.
+func (s *Server) principal(r *http.Request) (p auth.Principal, ok bool, err error) {
+	secret, err := auth.ParseAuthorization(r.Header.Get("Authorization"))
+	if errors.Is(err, auth.ErrNoCredentials) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	p, err = s.cfg.Auth.Authenticate(r.Context(), secret)
+	return p, err == nil, err
+}
+
+// readable resolves the repository named in the path and checks that the
+// caller may read it (public, or a token with read on it). project narrows
+// the check for tokens scoped to projects; "" is the repository root.
+func (s *Server) readable(r *http.Request, project string) (registry.Repository, error) {
+	repo, err := s.repos.get(r.Context(), r.PathValue("repo"))
+	if err != nil {
+		return repo, err
+	}
+	if repo.Public {
+		return repo, nil
+	}
+	p, ok, err := s.principal(r)
+	if err != nil {
+		return repo, err
+	}
+	if !ok {
+		return repo, errs.Errorf(errs.Unauthenticated, "httpapi", "repository '%s' is private: authenticate with __token__ and an API token", repo.Name)
+	}
+	return repo, p.Check(registry.Read, repo.Name, project)
+}
+
+// repoCache keeps repository settings for a short time: every request
+// needs them and they rarely change.
+type repoCache struct {
+	ttl   time.Duration
+	repos store.Repos
+	mu    sync.RWMutex
+	m     map[string]repoEntry
+}
+
+type repoEntry struct {
+	repo    registry.Repository
+	expires time.Time
+}
+
+func (c *repoCache) get(ctx context.Context, name string) (registry.Repository, error) {
+	now := time.Now()
+	c.mu.RLock()
+	e, ok := c.m[name]
+	c.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return e.repo, nil
+	}
+	repo, err := c.repos.Get(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return repo, errs.Errorf(errs.NotFound, "httpapi", "repository '%s' does not exist", name)
+	}
+	if err != nil {
+		return repo, err
+	}
+	c.mu.Lock()
+	if len(c.m) > 1024 {
+		clear(c.m)
+	}
+	c.m[name] = repoEntry{repo: repo, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return repo, nil
+}
+
+func (c *repoCache) forget(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
+}
+
+func promhttpHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,165 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/fnv"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/pypi"
+	"github.com/wharf-dev/wharf/internal/registry"
+)
+
+// page is a rendered index page, kept until its repository changes.
+type page struct {
+	gen  uint64
+	body []byte
+	etag string
+}
+
+// pageCache keeps rendered pages keyed by repository, project and format,
+// tagged with the repository's generation. Rendering a 10,000-project root
+// costs milliseconds; serving it from here costs a map lookup.
+type pageCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]*page
+}
+
+func (c *pageCache) init(max int) { c.max, c.m = max, make(map[string]*page) }
+
+func (c *pageCache) get(key string, gen uint64) *page {
+	c.mu.RLock()
+	p := c.m[key]
+	c.mu.RUnlock()
+	if p != nil && p.gen == gen {
+		return p
+	}
+	return nil
+}
+
+func (c *pageCache) put(key string, p *page) {
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m) // crude, but bounded; hot pages come back on the next hit
+	}
+	c.m[key] = p
+	c.mu.Unlock()
+}
+
+func etagOf(b []byte) string {
+	h := fnv.New128a()
+	h.Write(b)
+	var sum [16]byte
+	return `"` + strconv.FormatUint(binary.BigEndian.Uint64(h.Sum(sum[:0])), 36) + `"`
+}
+
+// negotiate picks the response format from ?format= and Accept.
+func negotiate(r *http.Request) (pypi.Format, error) {
+	f, ok := pypi.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
+	if !ok {
+		return f, errs.Errorf(errs.NotAcceptable, "httpapi", "no acceptable format: use text/html, application/vnd.pypi.simple.v1+html or application/vnd.pypi.simple.v1+json")
+	}
+	return f, nil
+}
+
+// servePage answers with a cached page or renders one.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry.Repository, key string, render func(buf *bytes.Buffer, f pypi.Format) error) error {
+	f, err := negotiate(r)
+	if err != nil {
+		return err
+	}
+	gen := s.cfg.Hosted.Generation(repo.ID)
+	key = repo.Name + "\x00" + key + "\x00" + string(rune('0'+f))
+	p := s.pages.get(key, gen)
+	if p == nil {
+		var buf bytes.Buffer
+		if err := render(&buf, f); err != nil {
+			return err
+		}
+		p = &page{gen: gen, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
+		s.pages.put(key, p)
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{f.ContentType()}
+	h["Vary"] = []string{"Accept"}
+	h["Etag"] = []string{p.etag}
+	if repo.Public {
+		h["Cache-Control"] = []string{"max-age=0, must-revalidate"}
+	} else {
+		h["Cache-Control"] = []string{"private, max-age=0, must-revalidate"}
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, p.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(p.body))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(p.body)
+	}
+	return nil
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) rootPage(w http.ResponseWriter, r *http.Request) error {
+	repo, err := s.readable(r, "")
+	if err != nil {
+		return err
+	}
+	return s.servePage(w, r, repo, "", func(buf *bytes.Buffer, f pypi.Format) error {
+		l, err := s.cfg.Hosted.ProjectList(r.Context(), repo)
+		if err != nil {
+			return err
+		}
+		if f == pypi.JSONv1 {
+			pypi.RenderProjectListJSON(buf, l)
+		} else {
+			pypi.RenderProjectListHTML(buf, l)
+		}
+		return nil
+	})
+}
+
+func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) error {
+	raw := r.PathValue("project")
+	name := pypi.Normalize(raw)
+	if name != raw {
+		// PEP 503: clients request normalised names; redirect the rest.
+		u := "../" + name + "/"
+		if r.URL.RawQuery != "" {
+			u += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, u, http.StatusMovedPermanently)
+		return nil
+	}
+	repo, err := s.readable(r, name)
+	if err != nil {
+		return err
+	}
+	return s.servePage(w, r, repo, name, func(buf *bytes.Buffer, f pypi.Format) error {
+		p, err := s.cfg.Hosted.ProjectPage(r.Context(), repo, name)
+		if err != nil {
+			return err
+		}
+		if f == pypi.JSONv1 {
+			pypi.RenderProjectJSON(buf, p)
+		} else {
+			pypi.RenderProjectHTML(buf, p)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,257 @@
+package httpapi
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"golang.org/x/crypto/blake2b"
+
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/hosted"
+)
+
+// Limits on the non-file parts of an upload form. Descriptions (READMEs)
+// are the largest legitimate fields.
+const (
+	maxFieldBytes = 4 << 20 // one field
+	maxFormBytes  = 8 << 20 // all fields together
+	maxFormFields = 2000
+)
+
+// upload is POST /{repo}/legacy/: the multipart form twine, flit, poetry,
+// pdm and uv send. The file part is streamed to a temporary blob while
+// hashing; the service checks it and makes it visible atomically.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	bodyRead := false
+	fail := func(err error) {
+		status := Status(err)
+		logError(s.log, r, status, err)
+		s.metrics.uploads.WithLabelValues(errs.KindOf(err).String()).Inc()
+		writeUploadError(w, r, status, ClientMessage(err), bodyRead)
+	}
+	// Authenticate before reading a byte of the body.
+	p, ok, err := s.principal(r)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if !ok {
+		fail(errs.Errorf(errs.Unauthenticated, "httpapi", "Invalid or non-existent authentication information: upload with username __token__ and an API token as password."))
+		return
+	}
+	repo, err := s.repos.get(r.Context(), r.PathValue("repo"))
+	if err != nil {
+		fail(err)
+		return
+	}
+	// Tokens scoped to projects are checked once the form names the project.
+	if len(p.Scope.Projects) == 0 {
+		if err := p.Check(registry.Upload, repo.Name, ""); err != nil {
+			fail(err)
+			return
+		}
+	}
+	switch action := r.URL.Query().Get(":action"); action {
+	case "", "file_upload":
+	case "submit", "submit_pkg_info":
+		fail(errs.Errorf(errs.Gone, "httpapi", "Project pre-registration is no longer required or supported, upload your files instead."))
+		return
+	case "doc_upload":
+		fail(errs.Errorf(errs.Gone, "httpapi", "Uploading documentation is no longer supported."))
+		return
+	default:
+		fail(errs.Errorf(errs.Invalid, "httpapi", "Unknown :action '%s': use file_upload.", action))
+		return
+	}
+
+	if s.cfg.MaxFileSize > 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize+maxFormBytes+64<<10)
+	}
+	u := &hosted.Upload{Repo: repo, Fields: map[string][]string{}, Actor: p.TokenID}
+	defer func() {
+		if u.Content != nil {
+			_ = u.Content.Abort()
+		}
+	}()
+	if err := s.readForm(r, u); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = errs.Errorf(errs.TooLarge, "httpapi", "File too large. The limit for one file is %d MiB.", s.cfg.MaxFileSize>>20)
+		}
+		fail(err)
+		return
+	}
+	bodyRead = true
+	if err := completeDigests(u); err != nil {
+		fail(err)
+		return
+	}
+	if a := firstField(u.Fields, ":action"); a != "" && a != "file_upload" {
+		fail(errs.Errorf(errs.Invalid, "httpapi", "Unknown :action '%s': use file_upload.", a))
+		return
+	}
+	u.Authorize = func(project string) error { return p.Check(registry.Upload, repo.Name, project) }
+	res, err := s.cfg.Hosted.Upload(r.Context(), u)
+	if err != nil {
+		fail(err)
+		return
+	}
+	outcome := "stored"
+	if res.Existed {
+		outcome = "existing"
+	}
+	s.metrics.uploads.WithLabelValues(outcome).Inc()
+	s.log.Info("upload", "repo", repo.Name, "filename", res.File.Filename, "size", res.File.Size,
+		"outcome", outcome, "token_id", p.TokenID, "request_id", requestID(r.Context()))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+}
+
+func firstField(f map[string][]string, k string) string {
+	if v := f[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// readForm streams the multipart body: fields into u.Fields (bounded), the
+// file part into a temporary blob with md5 and blake2b-256 computed on the
+// way (the blob computes sha256).
+func (s *Server) readForm(r *http.Request, u *hosted.Upload) error {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return errs.Errorf(errs.Invalid, "httpapi", "The upload must be a multipart/form-data body: %v", err)
+	}
+	formBytes, fields := 0, 0
+	for {
+		part, err := mr.NextRawPart() // raw: keep the filename exactly as sent
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return bodyError(err)
+		}
+		name, filename := partNames(part)
+		if name == "content" {
+			if u.Content != nil {
+				return errs.Errorf(errs.Invalid, "httpapi", "The upload has more than one 'content' part: send one file per request.")
+			}
+			if filename == "" {
+				return errs.Errorf(errs.Invalid, "httpapi", "The 'content' part has no filename: send the distribution as a file.")
+			}
+			if err := s.readContent(r, part, u); err != nil {
+				return err
+			}
+			u.Filename = filename
+			continue
+		}
+		if filename != "" && name != "gpg_signature" && name != "attestations" {
+			return errs.Errorf(errs.Invalid, "httpapi", "%s: Should not be a tuple.", name)
+		}
+		fields++
+		if fields > maxFormFields {
+			return errs.Errorf(errs.TooLarge, "httpapi", "The upload form has more than %d fields.", maxFormFields)
+		}
+		b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+		if err != nil {
+			return bodyError(err)
+		}
+		if len(b) > maxFieldBytes {
+			return errs.Errorf(errs.TooLarge, "httpapi", "The form field '%s' is larger than %d MiB.", name, maxFieldBytes>>20)
+		}
+		if formBytes += len(b); formBytes > maxFormBytes {
+			return errs.Errorf(errs.TooLarge, "httpapi", "The upload form's fields are larger than %d MiB in total.", maxFormBytes>>20)
+		}
+		if name == "gpg_signature" || name == "attestations" {
+			continue // accepted and ignored, as signatures are not served
+		}
+		u.Fields[name] = append(u.Fields[name], string(b))
+	}
+}
+
+func (s *Server) readContent(r *http.Request, part *multipart.Part, u *hosted.Upload) error {
+	t, err := s.cfg.Blobs.Create(r.Context())
+	if err != nil {
+		return err
+	}
+	u.Content = t
+	// md5 only when the client sends md5_digest before the file (twine 7
+	// no longer sends it); otherwise it is computed afterwards if needed.
+	hashes := []hash.Hash{}
+	var md, b2 hash.Hash
+	if firstField(u.Fields, "md5_digest") != "" {
+		md = md5.New()
+		hashes = append(hashes, md)
+	}
+	b2, _ = blake2b.New256(nil)
+	hashes = append(hashes, b2)
+	ws := make([]io.Writer, 0, len(hashes)+1)
+	for _, h := range hashes {
+		ws = append(ws, h)
+	}
+	ws = append(ws, t)
+	dst := io.MultiWriter(ws...)
+	var src io.Reader = part
+	if s.cfg.MaxFileSize > 0 {
+		src = io.LimitReader(part, s.cfg.MaxFileSize+1)
+	}
+	buf := make([]byte, 256<<10)
+	n, err := io.CopyBuffer(dst, src, buf)
+	if err != nil {
+		return bodyError(err)
+	}
+	if s.cfg.MaxFileSize > 0 && n > s.cfg.MaxFileSize {
+		return errs.Errorf(errs.TooLarge, "httpapi", "File too large. The limit for one file is %d MiB.", s.cfg.MaxFileSize>>20)
+	}
+	u.BLAKE2b256 = hex.EncodeToString(b2.Sum(nil))
+	if md != nil {
+		u.MD5 = hex.EncodeToString(md.Sum(nil))
+	}
+	return nil
+}
+
+// completeDigests computes md5 after the fact when the client sent
+// md5_digest after the file part.
+func completeDigests(u *hosted.Upload) error {
+	if u.MD5 != "" || firstField(u.Fields, "md5_digest") == "" || u.Content == nil {
+		return nil
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(u.Content, 0, u.Content.Size())); err != nil {
+		return err
+	}
+	u.MD5 = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// partNames reads the form name and the raw filename of a part.
+// multipart.Part.FileName applies filepath.Base, which would turn
+// "../x.whl" into "x.whl" and hide the attack from the checks.
+func partNames(p *multipart.Part) (name, filename string) {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return p.FormName(), ""
+	}
+	return params["name"], params["filename"]
+}
+
+// bodyError classifies a failure to read the request body.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "multipart") {
+		return errs.E(errs.Invalid, "httpapi", fmt.Errorf("The upload body is truncated or malformed (%v): upload the file again.", err))
+	}
+	return errs.E(errs.Invalid, "httpapi", fmt.Errorf("Reading the upload failed (%v): upload the file again.", err))
+}

@@ -1,0 +1,228 @@
+// Package server is wharf's composition root: it builds the stores, the
+// services and the HTTP handlers from a configuration, bootstraps a fresh
+// installation, and runs the listener until its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharf-dev/wharf/internal/adminapi"
+	"github.com/wharf-dev/wharf/internal/auth"
+	"github.com/wharf-dev/wharf/internal/blob"
+	"github.com/wharf-dev/wharf/internal/blob/fsblob"
+	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/httpapi"
+	"github.com/wharf-dev/wharf/internal/obs"
+	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/hosted"
+	"github.com/wharf-dev/wharf/internal/store"
+	"github.com/wharf-dev/wharf/internal/store/sqlstore"
+)
+
+// Server is a running wharf: stores, services and the HTTP handler.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	Store   store.Store
+	Blobs   blob.Store
+	Auth    *auth.Service
+	Hosted  *hosted.Service
+	api     *httpapi.Server
+	handler http.Handler
+	// FirstToken is the admin token minted at the first start of a new
+	// installation ("" otherwise). It is shown once and never stored.
+	FirstToken string
+}
+
+// OpenStores opens the metadata and blob stores the configuration names,
+// creating the data directory for the embedded default.
+func OpenStores(ctx context.Context, cfg *config.Config) (store.Store, blob.Store, error) {
+	if cfg.Database.Driver == "sqlite" || cfg.Blobs.Driver == "fs" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
+		}
+	}
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value()})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s database: %w", cfg.Database.Driver, err)
+	}
+	var bs blob.Store
+	switch cfg.Blobs.Driver {
+	case "fs":
+		bs, err = fsblob.New(cfg.Blobs.Dir)
+	default:
+		err = fmt.Errorf("blob driver %q is not supported yet", cfg.Blobs.Driver)
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	return st, bs, nil
+}
+
+// New builds a server from cfg. It opens the stores, runs migrations,
+// creates declared repositories and, on a new installation, the `local`
+// repository and a first admin token.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	st, bs, err := OpenStores(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, reg: obs.NewRegistry(), Store: st, Blobs: bs}
+	s.Auth = auth.New(auth.Config{Tokens: st.Tokens(), Logger: log})
+	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize)})
+	if err := s.bootstrap(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.api = httpapi.New(httpapi.Config{
+		Repos: st.Repos(), Hosted: s.Hosted, Blobs: bs, Auth: s.Auth, Logger: log,
+		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
+		Ready: s.ready,
+	})
+	admin := adminapi.New(adminapi.Config{
+		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
+		RepoChanged: s.api.ForgetRepo,
+	})
+	s.api.Mount("/api/v1/", admin.Handler())
+	s.handler = s.api.Handler()
+	return s, nil
+}
+
+// Handler is the whole HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the stores.
+func (s *Server) Close() error { return s.Store.Close() }
+
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return errs.E(errs.Unavailable, "database", err)
+	}
+	return nil
+}
+
+// bootstrap creates what a new installation needs and what the
+// configuration declares.
+func (s *Server) bootstrap(ctx context.Context) error {
+	repos, err := s.Store.Repos().List(ctx)
+	if err != nil {
+		return err
+	}
+	fresh := len(repos) == 0
+	want := s.cfg.Repositories
+	if fresh && len(want) == 0 {
+		want = []config.Repository{{Name: "local", Kind: registry.Hosted, Description: "Packages uploaded to this wharf"}}
+	}
+	for _, r := range want {
+		repo := registry.Repository{Name: r.Name, Kind: r.Kind, Public: r.IsPublic(), Description: r.Description}
+		err := s.Store.Repos().Create(ctx, &repo)
+		switch {
+		case errors.Is(err, store.ErrExists):
+		case err != nil:
+			return fmt.Errorf("creating repository %s: %w", r.Name, err)
+		default:
+			s.log.Info("repository created", "repo", r.Name, "kind", r.Kind, "public", repo.Public)
+		}
+	}
+	toks, err := s.Store.Tokens().List(ctx)
+	if err != nil {
+		return err
+	}
+	if len(toks) == 0 {
+		secret, _, err := s.Auth.Mint(ctx, auth.MintRequest{
+			Scope:       registry.Scope{Actions: []registry.Action{registry.Admin}},
+			Description: "first admin token, created at first start",
+			Origin:      "bootstrap",
+		})
+		if err != nil {
+			return fmt.Errorf("creating the first admin token: %w", err)
+		}
+		s.FirstToken = secret
+	}
+	return nil
+}
+
+// Run serves HTTP (or HTTPS) on the configured address until ctx ends,
+// then shuts down gracefully. ready, if not nil, receives the bound address.
+func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	go s.Auth.Run(ctx)
+	tlsCert, tlsKey, err := s.tlsFiles()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCert != "" {
+			errc <- srv.ServeTLS(ln, tlsCert, tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// Scheme is "https" when TLS is configured.
+func (s *Server) Scheme() string {
+	if s.cfg.TLS.Enabled() {
+		return "https"
+	}
+	return "http"
+}
+
+func (s *Server) tlsFiles() (cert, key string, err error) {
+	t := s.cfg.TLS
+	if t.CertFile != "" {
+		return t.CertFile, t.KeyFile, nil
+	}
+	if !t.SelfSigned {
+		return "", "", nil
+	}
+	cert, key = filepath.Join(s.cfg.DataDir, "tls", "cert.pem"), filepath.Join(s.cfg.DataDir, "tls", "key.pem")
+	created, err := selfSigned(cert, key, s.cfg.Listen, s.cfg.PublicURL)
+	if err != nil {
+		return "", "", fmt.Errorf("creating a self-signed certificate: %w", err)
+	}
+	if created {
+		s.log.Warn("generated a self-signed development certificate: point clients at it with REQUESTS_CA_BUNDLE / SSL_CERT_FILE",
+			"cert_file", cert)
+	}
+	return cert, key, nil
+}
