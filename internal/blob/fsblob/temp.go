@@ -27,6 +27,8 @@ type temp struct {
 	buf  *[]byte // from s.bufs; nil until a small write needs it
 	n    int     // bytes waiting in *buf
 	size int64   // bytes accepted (written or buffered)
+	file int64   // bytes in the file
+	wb   int64   // writeback has been started for file[:wb]
 	err  error   // first write error; the temp is unusable after it
 	done bool    // committed or aborted
 }
@@ -69,13 +71,29 @@ func (t *temp) flush() error {
 	if t.n == 0 {
 		return nil
 	}
-	_, err := t.f.Write((*t.buf)[:t.n])
+	_, err := t.fileWrite((*t.buf)[:t.n])
 	t.n = 0
+	return err
+}
+
+// fileWrite writes p to the file and, every writebackChunk bytes, asks the
+// kernel to start writing the new pages to disk. Without that, a large
+// upload sits in the page cache (Linux starts background writeback only
+// at a percentage of RAM) and Commit's fsync then writes all of it while
+// the client waits; with it, the disk works while we hash, and the fsync
+// finds little left to do.
+func (t *temp) fileWrite(p []byte) (int, error) {
+	m, err := t.f.Write(p)
+	t.file += int64(m)
 	if err != nil {
 		t.err = ioErr("fsblob.Write", err)
-		return t.err
+		return m, t.err
 	}
-	return nil
+	if t.file-t.wb >= writebackChunk {
+		startWriteback(t.f, t.wb, t.file-t.wb)
+		t.wb = t.file
+	}
+	return m, nil
 }
 
 func (t *temp) Write(p []byte) (int, error) {
@@ -86,14 +104,9 @@ func (t *temp) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		if t.n == 0 && len(p) >= bufSize {
-			m, err := t.f.Write(p)
-			written += m
+			m, err := t.fileWrite(p)
 			t.size += int64(m)
-			if err != nil {
-				t.err = ioErr("fsblob.Write", err)
-				return written, t.err
-			}
-			return written, nil
+			return written + m, err
 		}
 		buf := t.buffer()
 		c := copy(buf[t.n:], p)
