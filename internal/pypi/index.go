@@ -39,7 +39,8 @@ type ProjectPage struct {
 type FileEntry struct {
 	Filename string
 	// URL is where the file is downloaded, absolute or relative to the
-	// project page, without a fragment: the renderer adds #sha256=.
+	// project page, already percent-encoded, without a fragment: the
+	// renderer adds #sha256=. Its last path segment must be Filename.
 	URL            string
 	SHA256         string // lower-case hex; "" renders no hash
 	RequiresPython string // "" = no constraint

@@ -65,12 +65,37 @@ func (f Format) IsJSON() bool { return f == JSONv1 }
 // because a person typed it and should hear it is wrong. ok is false when
 // nothing is acceptable: the caller answers 406.
 //
+// formatParam is the decoded query value (url.Values.Get). Query decoding
+// turns the "+" of an unescaped "?format=application/vnd.pypi.simple.v1+json"
+// into a space (people paste such URLs into browsers), so a space between two
+// token characters is read as "+".
+//
 // When a request carries several Accept fields, pass them joined with ",".
+// Responses must carry "Vary: Accept".
 func Negotiate(accept, formatParam string) (f Format, ok bool) {
 	if formatParam != "" {
-		return negotiate(formatParam, false)
+		return negotiate(restorePlus(formatParam), false)
 	}
 	return negotiate(accept, true)
+}
+
+// restorePlus replaces each space that sits between two token characters
+// with "+". Such a space is never valid in a media range, so nothing that
+// parsed before changes meaning. It allocates only when it replaces.
+func restorePlus(s string) string {
+	var b []byte
+	for i := 1; i+1 < len(s); i++ {
+		if s[i] == ' ' && isTokenChar(s[i-1]) && isTokenChar(s[i+1]) {
+			if b == nil {
+				b = []byte(s)
+			}
+			b[i] = '+'
+		}
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
 }
 
 type rangeMatch struct {
