@@ -440,3 +440,32 @@ func TestSlogLevel(t *testing.T) {
 		}
 	}
 }
+
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{"", "plain", "${A}", "$${A}", "${A:-d}", "${", "a$b", "$$", "${A}${B:-}$${C}", "${:-x}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := expand(s, func(k string) string {
+			if k == "A" {
+				return "value"
+			}
+			return ""
+		})
+		if err != nil {
+			if got != "" {
+				t.Fatalf("output %q with error %v", got, err)
+			}
+			return
+		}
+		if !strings.Contains(s, "${") && got != s {
+			t.Fatalf("expand(%q) = %q, want it unchanged", s, got)
+		}
+		// Escaping every "${" as "$${" gives back the input literally.
+		if lit, err := expand(strings.ReplaceAll(s, "${", "$${"), func(string) string { return "" }); err != nil || lit != s {
+			if !strings.Contains(s, "$${") {
+				t.Fatalf("escaped %q expands to %q, %v", s, lit, err)
+			}
+		}
+	})
+}
