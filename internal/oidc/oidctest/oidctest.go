@@ -86,14 +86,16 @@ func (w *World) Token(t testing.TB, iss *devissuer.Issuer, claims map[string]any
 	return tok
 }
 
-// keys are generated once per Run: RSA generation dominates otherwise.
-type keys struct {
+// Keys are generated once per Run and shared by its worlds: RSA key
+// generation would otherwise dominate the suite's run time.
+type Keys struct {
 	rsa []*rsa.PrivateKey
 	ec  []*ecdsa.PrivateKey
 }
 
-func newKeys(t *testing.T, n int) *keys {
-	k := &keys{rsa: make([]*rsa.PrivateKey, n), ec: make([]*ecdsa.PrivateKey, n)}
+// NewKeys generates n RSA-2048 and n P-256 keys (a world needs 5).
+func NewKeys(n int) *Keys {
+	k := &Keys{rsa: make([]*rsa.PrivateKey, n), ec: make([]*ecdsa.PrivateKey, n)}
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
@@ -112,9 +114,13 @@ func newKeys(t *testing.T, n int) *keys {
 	return k
 }
 
-// NewWorld starts the issuers of a world (closed at the end of t).
-func NewWorld(t testing.TB, k *keys) *World {
+// NewWorld starts the issuers of a world (closed at the end of t). k may be
+// nil: keys are then generated.
+func NewWorld(t testing.TB, k *Keys) *World {
 	t.Helper()
+	if k == nil {
+		k = NewKeys(5)
+	}
 	now := time.Now().Truncate(time.Second)
 	w := &World{Now: func() time.Time { return now }, Audience: "wharf:test.example"}
 	start := func(i int, path string) *devissuer.Issuer {
@@ -189,7 +195,7 @@ type AttackCase struct {
 
 // Run runs every case of AttackCases, each against a fresh world.
 func Run(t *testing.T, setup Setup) {
-	k := newKeys(t, 5)
+	k := NewKeys(5)
 	for _, tc := range AttackCases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
