@@ -55,7 +55,11 @@ type Config struct {
 // Store is a blob.Store on the local filesystem. It is safe for concurrent
 // use; a Temp is not (one writer per upload).
 type Store struct {
-	root *os.Root
+	root *os.Root // dir: temporaries, and renames into objs
+	// objs is dir/sha256, opened once: Open, Stat and Delete resolve
+	// path components one openat at a time, so starting below
+	// sha256/ saves a system call on every download.
+	objs *os.Root
 	// bufs recycles Temp write buffers, so steady-state uploads do not
 	// allocate 1 MiB each.
 	bufs sync.Pool
@@ -102,10 +106,15 @@ func NewWithConfig(cfg Config) (*Store, error) {
 			return nil, ioErr(op, err)
 		}
 	}
-	s := &Store{root: root}
+	objs, err := root.OpenRoot(objectsDir)
+	if err != nil {
+		root.Close()
+		return nil, ioErr(op, err)
+	}
+	s := &Store{root: root, objs: objs}
 	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
 	if err := s.sweep(cfg.Now().Add(-cfg.TempMaxAge)); err != nil {
-		root.Close()
+		s.Close()
 		return nil, ioErr(op, err)
 	}
 	return s, nil
@@ -139,7 +148,9 @@ func (s *Store) sweep(cutoff time.Time) error {
 }
 
 // Close releases the directory handle. Objects already opened stay readable.
-func (s *Store) Close() error { return s.root.Close() }
+func (s *Store) Close() error {
+	return errors.Join(s.objs.Close(), s.root.Close())
+}
 
 // Create starts a new object in a fresh temporary file.
 func (s *Store) Create(ctx context.Context) (blob.Temp, error) {
@@ -156,9 +167,9 @@ func (s *Store) Create(ctx context.Context) (blob.Temp, error) {
 	return newTemp(s, f, name), nil
 }
 
-// objectPath is the fan-out path of a valid key, relative to the root.
+// objectPath is the fan-out path of a valid key, relative to objs.
 func objectPath(key string) string {
-	return objectsDir + "/" + key[0:2] + "/" + key[2:4] + "/" + key
+	return key[0:2] + "/" + key[2:4] + "/" + key
 }
 
 // Open returns the object; its Read, Seek and (through the embedded
@@ -171,7 +182,7 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := s.root.Open(objectPath(key))
+	f, err := s.objs.Open(objectPath(key))
 	if err != nil {
 		return nil, notFoundOr(op, err)
 	}
@@ -192,7 +203,7 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return blob.Info{}, err
 	}
-	fi, err := s.root.Stat(objectPath(key))
+	fi, err := s.objs.Stat(objectPath(key))
 	if err != nil {
 		return blob.Info{}, notFoundOr(op, err)
 	}
@@ -210,7 +221,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.root.Remove(objectPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.objs.Remove(objectPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return ioErr(op, err)
 	}
 	return nil

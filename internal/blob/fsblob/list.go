@@ -14,15 +14,15 @@ import (
 // a large store uses constant memory.
 const dirChunk = 512
 
-// List walks sha256/ab/cd/<hex>. Names that do not fit the layout (editor
+// List walks sha256/ab/cd/<hex>. Temporaries are never seen: they live
+// outside sha256/. Names that do not fit the layout (editor
 // droppings, a stray file) are skipped, not reported: they are not objects.
 // An object deleted during the walk is skipped as well.
 func (s *Store) List(ctx context.Context) iter.Seq2[blob.Info, error] {
 	return func(yield func(blob.Info, error) bool) {
-		err := s.walkDir(ctx, objectsDir, func(ab string) error {
-			return s.walkDir(ctx, objectsDir+"/"+ab, func(cd string) error {
-				dir := objectsDir + "/" + ab + "/" + cd
-				return s.walkFiles(ctx, dir, ab+cd, yield)
+		err := s.walkDir(ctx, ".", func(ab string) error {
+			return s.walkDir(ctx, ab, func(cd string) error {
+				return s.walkFiles(ctx, ab+"/"+cd, ab+cd, yield)
 			})
 		})
 		switch {
@@ -40,7 +40,7 @@ var errStop = errors.New("stop")
 
 // walkDir calls fn for each two-hex-digit subdirectory of dir.
 func (s *Store) walkDir(ctx context.Context, dir string, fn func(name string) error) error {
-	d, err := s.root.Open(dir)
+	d, err := s.objs.Open(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil // removed by hand, or never created: nothing stored
@@ -73,7 +73,7 @@ func (s *Store) walkDir(ctx context.Context, dir string, fn func(name string) er
 // walkFiles yields the objects in one leaf directory whose names start
 // with prefix.
 func (s *Store) walkFiles(ctx context.Context, dir, prefix string, yield func(blob.Info, error) bool) error {
-	d, err := s.root.Open(dir)
+	d, err := s.objs.Open(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
