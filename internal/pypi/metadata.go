@@ -170,7 +170,17 @@ func ParseMetadata(b []byte) (Metadata, error) {
 	s := strings.TrimPrefix(string(b), "\ufeff")
 	m := Metadata{Fields: make(map[string][]string, 16)}
 
+	// Continuation lines are collected and joined once per header, so a
+	// file of many short folded lines costs linear time, not quadratic.
 	var key string // the header the last line belonged to, for continuations
+	var folded []string
+	flush := func() {
+		if len(folded) > 0 {
+			vs := m.Fields[key]
+			vs[len(vs)-1] = unfold(vs[len(vs)-1], folded, multiline(key))
+			folded = folded[:0]
+		}
+	}
 	body, haveBody := "", false
 	for rest := s; rest != ""; {
 		line, next, _ := strings.Cut(rest, "\n")
@@ -180,14 +190,14 @@ func ParseMetadata(b []byte) (Metadata, error) {
 			body, haveBody = next, true
 		case line[0] == ' ' || line[0] == '\t':
 			if key != "" {
-				vs := m.Fields[key]
-				vs[len(vs)-1] = appendContinuation(vs[len(vs)-1], line, multiline(key))
+				folded = append(folded, line)
 			}
 			rest = next
 			continue
 		default:
 			name, value, ok := strings.Cut(line, ":")
 			if ok && validHeaderName(name) {
+				flush()
 				key = FieldName(name)
 				m.Fields[key] = append(m.Fields[key], strings.TrimSpace(value))
 				rest = next
@@ -201,6 +211,7 @@ func ParseMetadata(b []byte) (Metadata, error) {
 		}
 		break
 	}
+	flush()
 
 	for _, f := range []string{"Metadata-Version", "Name", "Version"} {
 		vs := m.Fields[f]
@@ -265,26 +276,35 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-func appendContinuation(v, line string, keepLines bool) string {
-	if !keepLines {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			return v
+// unfold joins a header's first-line value with its continuation lines:
+// with line breaks and the 8-column setuptools indentation (or old
+// distutils' 7 spaces and '|') removed for multi-line fields, with single
+// spaces otherwise.
+func unfold(first string, lines []string, keepLines bool) string {
+	var b strings.Builder
+	b.WriteString(first)
+	for _, line := range lines {
+		if !keepLines {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(line)
+			continue
 		}
-		if v == "" {
-			return line
+		switch {
+		case strings.HasPrefix(line, "        "), strings.HasPrefix(line, "       |"):
+			line = line[8:]
+		default:
+			line = strings.TrimLeft(line, " \t")
 		}
-		return v + " " + line
+		b.WriteByte('\n')
+		b.WriteString(strings.TrimRight(line, " \t"))
 	}
-	switch {
-	case strings.HasPrefix(line, "        "):
-		line = line[8:]
-	case strings.HasPrefix(line, "       |"):
-		line = line[8:]
-	default:
-		line = strings.TrimLeft(line, " \t")
-	}
-	return v + "\n" + strings.TrimRight(line, " \t")
+	return b.String()
 }
 
 // SupportedMetadataVersions lists the Metadata-Version values PyPI accepts.

@@ -210,3 +210,27 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 	})
 }
+
+// TestParseMetadataLinear guards against quadratic unfolding: a megabyte
+// of one-character continuation lines must parse quickly.
+func TestParseMetadataLinear(t *testing.T) {
+	t.Parallel()
+	in := "Metadata-Version: 2.1\nName: x\nVersion: 1\nKeywords: k\n" + strings.Repeat(" a\n", (MaxMetadataSize-60)/3)
+	m, err := ParseMetadata([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (MaxMetadataSize-60)/3*2 + 1; len(m.Keywords) != want {
+		t.Errorf("len(Keywords) = %d, want %d", len(m.Keywords), want)
+	}
+}
+
+func BenchmarkParseMetadata(b *testing.B) {
+	in := []byte(sampleMetadata)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseMetadata(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
