@@ -75,7 +75,10 @@ func TestKeySetRotationAndStaleKeys(t *testing.T) {
 	if _, err := v.Verify(ctx, rotated); err != nil {
 		t.Fatalf("verify after a failed refresh: %v", err)
 	}
-	for _, c := range []struct{ result string; want float64 }{{"ok", 2}, {"error", 1}} {
+	for _, c := range []struct {
+		result string
+		want   float64
+	}{{"ok", 2}, {"error", 1}} {
 		if got := (counter(t, reg, "wharf_oidc_jwks_fetches_total", "github", c.result)); got != c.want {
 			t.Errorf("jwks fetches{github,%s} = %v, want %v", c.result, got, c.want)
 		}

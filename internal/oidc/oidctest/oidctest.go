@@ -8,11 +8,11 @@ package oidctest
 
 import (
 	"context"
-	"fmt"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
