@@ -15,6 +15,22 @@ const fileCols = `id, repo_id, project_id, filename, version, release, filetype,
 	requires_python, size, sha256, blake2b_256, md5, metadata_sha256, yanked, yanked_reason,
 	uploaded_at, uploaded_by`
 
+// The queries of the upload, download and index paths, prepared once (see
+// Store.prepare).
+const (
+	qFileGet    = `SELECT ` + fileCols + ` FROM files WHERE repo_id = $1 AND filename = $2`
+	qFileList   = `SELECT ` + fileCols + ` FROM files WHERE project_id = $1 ORDER BY filename`
+	qTombCheck  = `SELECT 1 FROM file_tombstones WHERE repo_id = $1 AND filename = $2`
+	qFileInsert = `INSERT INTO files (repo_id, project_id, filename, version, release, filetype,
+		python_version, requires_python, size, sha256, blake2b_256, md5, metadata_sha256,
+		yanked, yanked_reason, uploaded_at, uploaded_by)
+	 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	 ON CONFLICT (repo_id, filename) DO NOTHING
+	 RETURNING id`
+	qBlobInUse = `SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1)
+		OR EXISTS (SELECT 1 FROM files WHERE metadata_sha256 = $1)`
+)
+
 func scanFile(sc interface{ Scan(...any) error }, f *registry.File) error {
 	var uploaded int64
 	err := sc.Scan(&f.ID, &f.RepoID, &f.ProjectID, &f.Filename, &f.Version, &f.Release, &f.Filetype,
@@ -38,9 +54,7 @@ func (x files) Add(ctx context.Context, f *registry.File) error {
 	var id int64
 	err := x.s.write(ctx, op, func(q querier) error {
 		var tomb int
-		err := q.QueryRowContext(ctx,
-			`SELECT 1 FROM file_tombstones WHERE repo_id = $1 AND filename = $2`,
-			f.RepoID, f.Filename).Scan(&tomb)
+		err := q.QueryRowContext(ctx, qTombCheck, f.RepoID, f.Filename).Scan(&tomb)
 		if err == nil {
 			return sentinelErr(store.ErrFilenameUsed, op,
 				"filename %s was used by a deleted file and cannot be reused; upload with a new version or build number", f.Filename)
@@ -48,13 +62,7 @@ func (x files) Add(ctx context.Context, f *registry.File) error {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return x.s.d.wrap(op, err)
 		}
-		err = q.QueryRowContext(ctx,
-			`INSERT INTO files (repo_id, project_id, filename, version, release, filetype,
-				python_version, requires_python, size, sha256, blake2b_256, md5, metadata_sha256,
-				yanked, yanked_reason, uploaded_at, uploaded_by)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-			 ON CONFLICT (repo_id, filename) DO NOTHING
-			 RETURNING id`,
+		err = q.QueryRowContext(ctx, qFileInsert,
 			f.RepoID, f.ProjectID, f.Filename, f.Version, f.Release, string(f.Filetype),
 			f.PythonVersion, f.RequiresPython, f.Size, f.SHA256, f.BLAKE2b256, f.MD5, f.MetadataSHA256,
 			f.Yanked, f.YankedReason, uploaded.UnixMicro(), f.UploadedBy).Scan(&id)
@@ -78,8 +86,7 @@ func (x files) Add(ctx context.Context, f *registry.File) error {
 func (x files) GetByFilename(ctx context.Context, repoID int64, filename string) (registry.File, error) {
 	const op = "sqlstore.Files.GetByFilename"
 	var f registry.File
-	err := scanFile(x.s.rd().QueryRowContext(ctx,
-		`SELECT `+fileCols+` FROM files WHERE repo_id = $1 AND filename = $2`, repoID, filename), &f)
+	err := scanFile(x.s.rd().QueryRowContext(ctx, qFileGet, repoID, filename), &f)
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.File{}, notFound(op, "file %s not found", filename)
 	}
@@ -91,8 +98,7 @@ func (x files) GetByFilename(ctx context.Context, repoID int64, filename string)
 
 func (x files) ListByProject(ctx context.Context, projectID int64) ([]registry.File, error) {
 	const op = "sqlstore.Files.ListByProject"
-	rows, err := x.s.rd().QueryContext(ctx,
-		`SELECT `+fileCols+` FROM files WHERE project_id = $1 ORDER BY filename`, projectID)
+	rows, err := x.s.rd().QueryContext(ctx, qFileList, projectID)
 	if err != nil {
 		return nil, x.s.d.wrap(op, err)
 	}
@@ -162,9 +168,7 @@ func (x files) BlobInUse(ctx context.Context, sha256 string) (bool, error) {
 		return false, nil // "" is metadata_sha256's "none", never a blob key
 	}
 	var inUse bool
-	err := x.s.rd().QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = $1)
-		     OR EXISTS (SELECT 1 FROM files WHERE metadata_sha256 = $1)`, sha256).Scan(&inUse)
+	err := x.s.rd().QueryRowContext(ctx, qBlobInUse, sha256).Scan(&inUse)
 	if err != nil {
 		return false, x.s.d.wrap(op, err)
 	}

@@ -12,6 +12,17 @@ type projects struct{ s *Store }
 
 const projectCols = `id, repo_id, name, display_name, created_at`
 
+const (
+	qProjectGet    = `SELECT ` + projectCols + ` FROM projects WHERE repo_id = $1 AND name = $2`
+	qProjectList   = `SELECT ` + projectCols + ` FROM projects WHERE repo_id = $1 ORDER BY name`
+	qProjectInsert = `INSERT INTO projects (repo_id, name, display_name, created_at)
+	 VALUES ($1, $2, $3, $4)
+	 ON CONFLICT (repo_id, name) DO NOTHING
+	 RETURNING ` + projectCols
+	qProjectUpdate = `UPDATE projects SET display_name = $3 WHERE repo_id = $1 AND name = $2
+	 RETURNING ` + projectCols
+)
+
 func scanProject(sc interface{ Scan(...any) error }, p *registry.Project) error {
 	var created int64
 	err := sc.Scan(&p.ID, &p.RepoID, &p.Name, &p.DisplayName, &created)
@@ -22,8 +33,7 @@ func scanProject(sc interface{ Scan(...any) error }, p *registry.Project) error 
 func (x projects) Get(ctx context.Context, repoID int64, name string) (registry.Project, error) {
 	const op = "sqlstore.Projects.Get"
 	var p registry.Project
-	err := scanProject(x.s.rd().QueryRowContext(ctx,
-		`SELECT `+projectCols+` FROM projects WHERE repo_id = $1 AND name = $2`, repoID, name), &p)
+	err := scanProject(x.s.rd().QueryRowContext(ctx, qProjectGet, repoID, name), &p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Project{}, notFound(op, "project %q not found", name)
 	}
@@ -42,11 +52,7 @@ func (x projects) Ensure(ctx context.Context, p registry.Project) (registry.Proj
 	var got registry.Project
 	var created bool
 	err := x.s.write(ctx, op, func(q querier) error {
-		err := scanProject(q.QueryRowContext(ctx,
-			`INSERT INTO projects (repo_id, name, display_name, created_at)
-			 VALUES ($1, $2, $3, $4)
-			 ON CONFLICT (repo_id, name) DO NOTHING
-			 RETURNING `+projectCols,
+		err := scanProject(q.QueryRowContext(ctx, qProjectInsert,
 			p.RepoID, p.Name, p.DisplayName, now.UnixMicro()), &got)
 		if err == nil {
 			created = true
@@ -58,9 +64,7 @@ func (x projects) Ensure(ctx context.Context, p registry.Project) (registry.Proj
 		if !errors.Is(err, sql.ErrNoRows) {
 			return x.s.d.wrap(op, err)
 		}
-		err = scanProject(q.QueryRowContext(ctx,
-			`UPDATE projects SET display_name = $3 WHERE repo_id = $1 AND name = $2
-			 RETURNING `+projectCols,
+		err = scanProject(q.QueryRowContext(ctx, qProjectUpdate,
 			p.RepoID, p.Name, p.DisplayName), &got)
 		if err != nil {
 			// ErrNoRows here means the row vanished inside our transaction,
@@ -77,8 +81,7 @@ func (x projects) Ensure(ctx context.Context, p registry.Project) (registry.Proj
 
 func (x projects) List(ctx context.Context, repoID int64) ([]registry.Project, error) {
 	const op = "sqlstore.Projects.List"
-	rows, err := x.s.rd().QueryContext(ctx,
-		`SELECT `+projectCols+` FROM projects WHERE repo_id = $1 ORDER BY name`, repoID)
+	rows, err := x.s.rd().QueryContext(ctx, qProjectList, repoID)
 	if err != nil {
 		return nil, x.s.d.wrap(op, err)
 	}

@@ -13,6 +13,8 @@ type repos struct{ s *Store }
 
 const repoCols = `id, name, kind, public, description, created_at`
 
+const qRepoGet = `SELECT ` + repoCols + ` FROM repositories WHERE name = $1`
+
 func scanRepo(sc interface{ Scan(...any) error }) (registry.Repository, error) {
 	var r registry.Repository
 	var created int64
@@ -48,8 +50,7 @@ func (x repos) Create(ctx context.Context, r *registry.Repository) error {
 
 func (x repos) Get(ctx context.Context, name string) (registry.Repository, error) {
 	const op = "sqlstore.Repos.Get"
-	r, err := scanRepo(x.s.rd().QueryRowContext(ctx,
-		`SELECT `+repoCols+` FROM repositories WHERE name = $1`, name))
+	r, err := scanRepo(x.s.rd().QueryRowContext(ctx, qRepoGet, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Repository{}, notFound(op, "repository %q not found", name)
 	}

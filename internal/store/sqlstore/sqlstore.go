@@ -53,6 +53,11 @@ type Store struct {
 	tx  *sql.Tx // non-nil in a transaction-bound Store
 	d   dialect
 	now func() time.Time
+
+	// Where queries go: rq reads, wq writes. Outside a transaction they
+	// use the hot statements prepared on each pool; inside one, both are the
+	// transaction.
+	rq, wq querier
 }
 
 var _ store.Store = (*Store)(nil)
@@ -138,7 +143,12 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 		r.Close()
 		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("open sqlite read pool %s: %w", path, err))
 	}
-	return &Store{w: w, r: r, d: sqliteDialect, now: cfg.Now}, nil
+	s := &Store{w: w, r: r, d: sqliteDialect, now: cfg.Now}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	return s, nil
 }
 
 func migrate(ctx context.Context, d goose.Dialect, db *sql.DB, fsys fs.FS) error {
@@ -178,7 +188,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
 			tx.Rollback() // fn panicked
 		}
 	}()
-	err = fn(&Store{w: s.w, r: s.r, tx: tx, d: s.d, now: s.now})
+	err = fn(s.bind(tx))
 	done = true
 	if err != nil {
 		tx.Rollback()
@@ -213,11 +223,67 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return nil
 	}
-	err := s.w.Close()
+	var err error
+	for _, q := range []querier{s.rq, s.wq} {
+		if q, ok := q.(*dbq); ok {
+			for _, st := range q.st {
+				err = errors.Join(err, st.Close())
+			}
+		}
+	}
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
 	return err
+}
+
+// Hot queries are prepared once per pool: modernc's SQLite parses every
+// unprepared query again, which doubles the cost of a point lookup.
+var (
+	hotReads  = [...]string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileList, qTokenGet, qBlobInUse}
+	hotWrites = [...]string{qTombCheck, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch}
+)
+
+func (s *Store) prepare(ctx context.Context) error {
+	rst, err := prepareAll(ctx, s.r, hotReads[:])
+	if err != nil {
+		return err
+	}
+	s.rq = &dbq{db: s.r, st: rst}
+	wst, err := prepareAll(ctx, s.w, hotWrites[:])
+	if err != nil {
+		for _, st := range rst {
+			st.Close()
+		}
+		return err
+	}
+	s.wq = &dbq{db: s.w, st: wst}
+	return nil
+}
+
+func prepareAll(ctx context.Context, db *sql.DB, queries []string) (map[string]*sql.Stmt, error) {
+	m := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range m {
+				st.Close()
+			}
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		m[q] = st
+	}
+	return m, nil
+}
+
+// bind returns a Store bound to tx.
+func (s *Store) bind(tx *sql.Tx) *Store {
+	q := &txq{tx: tx}
+	if w, ok := s.wq.(*dbq); ok {
+		q.st = w.st
+	}
+	return &Store{w: s.w, r: s.r, tx: tx, d: s.d, now: s.now, rq: q, wq: q}
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -227,33 +293,81 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// rd is where reads go: the transaction when bound to one, else the read pool.
-func (s *Store) rd() querier {
-	if s.tx != nil {
-		return s.tx
-	}
-	return s.r
+// dbq runs queries on a pool, through a prepared statement when the query
+// has one. st is read-only after Open.
+type dbq struct {
+	db *sql.DB
+	st map[string]*sql.Stmt
 }
 
-// wr is where single-statement writes go (autocommit outside a transaction).
-func (s *Store) wr() querier {
-	if s.tx != nil {
-		return s.tx
+func (q *dbq) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.st[query]; st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return s.w
+	return q.db.ExecContext(ctx, query, args...)
 }
+
+func (q *dbq) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.st[query]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.db.QueryContext(ctx, query, args...)
+}
+
+func (q *dbq) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.st[query]; st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.db.QueryRowContext(ctx, query, args...)
+}
+
+// txq runs queries in a transaction, reusing the write pool's prepared
+// statements (Tx.StmtContext finds the one already prepared on the
+// transaction's connection). Read statements belong to the other pool and
+// cannot be used here; those run as plain queries.
+type txq struct {
+	tx *sql.Tx
+	st map[string]*sql.Stmt
+}
+
+func (q *txq) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.st[query]; st != nil {
+		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, query, args...)
+}
+
+func (q *txq) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.st[query]; st != nil {
+		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q *txq) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.st[query]; st != nil {
+		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, query, args...)
+}
+
+// rd is where reads go: the transaction when bound to one, else the read pool.
+func (s *Store) rd() querier { return s.rq }
+
+// wr is where single-statement writes go (autocommit outside a transaction).
+func (s *Store) wr() querier { return s.wq }
 
 // write runs fn in a transaction: the bound one, or a new one on the write
 // connection, for writes of more than one statement.
 func (s *Store) write(ctx context.Context, op string, fn func(q querier) error) error {
 	if s.tx != nil {
-		return fn(s.tx)
+		return fn(s.wq)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.wrap(op, err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(s.bind(tx).wq); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -15,6 +15,11 @@ type tokens struct{ s *Store }
 
 const tokenCols = `id, secret_hash, description, scope, created_at, expires_at, revoked_at, last_used_at, origin`
 
+const (
+	qTokenGet   = `SELECT ` + tokenCols + ` FROM tokens WHERE id = $1`
+	qTokenTouch = `UPDATE tokens SET last_used_at = $2 WHERE id = $1`
+)
+
 func scanToken(sc interface{ Scan(...any) error }) (registry.Token, error) {
 	var t registry.Token
 	var scope string
@@ -65,7 +70,7 @@ func (x tokens) Create(ctx context.Context, t registry.Token) error {
 
 func (x tokens) Get(ctx context.Context, id string) (registry.Token, error) {
 	const op = "sqlstore.Tokens.Get"
-	t, err := scanToken(x.s.rd().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = $1`, id))
+	t, err := scanToken(x.s.rd().QueryRowContext(ctx, qTokenGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Token{}, notFound(op, "token %s not found", id)
 	}
@@ -113,7 +118,7 @@ func (x tokens) Touch(ctx context.Context, id string, at time.Time) error {
 	if at.IsZero() {
 		at = x.s.nowTime()
 	}
-	res, err := x.s.wr().ExecContext(ctx, `UPDATE tokens SET last_used_at = $2 WHERE id = $1`, id, at.UnixMicro())
+	res, err := x.s.wr().ExecContext(ctx, qTokenTouch, id, at.UnixMicro())
 	return x.s.affected(op, res, err, "token %s not found", id)
 }
 
