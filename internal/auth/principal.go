@@ -30,6 +30,11 @@ func (p Principal) Check(action registry.Action, repo, project string) error {
 	if len(p.Scope.Repos) > 0 && !slices.Contains(p.Scope.Repos, repo) {
 		return errs.Errorf(errs.PermissionDenied, op, "The given token isn't allowed to access repository '%s'.", repo)
 	}
+	if len(p.Scope.Bindings) > 0 {
+		if err := p.checkBindings(action, repo, project); err != nil {
+			return err
+		}
+	}
 	if len(p.Scope.Projects) == 0 {
 		return nil
 	}
@@ -192,4 +197,23 @@ func validPattern(pat string) bool {
 	}
 	// A plain name must start and end with a letter or digit.
 	return pat[0] != '-' && pat[len(pat)-1] != '-'
+}
+
+// checkBindings enforces Scope.Bindings: the (repository, project) pair
+// must be one of them. Reading a bound repository's index is allowed.
+func (p Principal) checkBindings(action registry.Action, repo, project string) error {
+	const op = "auth.Check"
+	name := normalize(project)
+	for _, b := range p.Scope.Bindings {
+		if b.Repo != repo {
+			continue
+		}
+		if b.Project == name || project == "" && action == registry.Read {
+			return nil
+		}
+	}
+	if project == "" {
+		return errs.Errorf(errs.PermissionDenied, op, "The given token isn't allowed to %s repository '%s'.", verb(action), repo)
+	}
+	return errs.Errorf(errs.PermissionDenied, op, "The given token isn't allowed to %s project '%s' in repository '%s'.", verbProject(action), project, repo)
 }

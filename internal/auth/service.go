@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,6 +196,13 @@ func NormalizeScope(sc registry.Scope) (registry.Scope, error) {
 	}
 	slices.Sort(out.Projects)
 	out.Projects = slices.Compact(out.Projects)
+	for _, b := range sc.Bindings {
+		n := normalize(b.Project)
+		if !registry.ValidRepoName(b.Repo) || !validPattern(n) || strings.Contains(n, "*") {
+			return out, fmt.Errorf("invalid binding %s/%s: name one repository and one project", b.Repo, b.Project)
+		}
+		out.Bindings = append(out.Bindings, registry.Binding{Repo: b.Repo, Project: n})
+	}
 	return out, nil
 }
 

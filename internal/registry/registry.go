@@ -93,6 +93,16 @@ type Scope struct {
 	Repos    []string `json:"repos,omitempty"`
 	Projects []string `json:"projects,omitempty"` // normalised names or globs ("acme-*")
 	Actions  []Action `json:"actions"`
+	// Bindings, when set, limit the token to exactly these (repository,
+	// project) pairs on top of Repos and Projects, so a token minted for
+	// project A in repository X cannot touch A in Y (OIDC exchanges).
+	Bindings []Binding `json:"bindings,omitempty"`
+}
+
+// Binding is one (repository, project) pair; Project is PEP 503 normalised.
+type Binding struct {
+	Repo    string `json:"repo"`
+	Project string `json:"project"`
 }
 
 // Allows reports whether the scope grants action on repo. Project patterns
