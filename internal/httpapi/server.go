@@ -17,6 +17,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store"
@@ -36,6 +37,9 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Gatherer serves /metrics; nil disables the route.
 	Gatherer prometheus.Gatherer
+	// Exchanger runs trusted-publishing exchanges; nil answers the
+	// endpoints with PyPI's "not enabled" 403.
+	Exchanger *oidc.Exchanger
 	// RepoCacheTTL bounds how long a repository's settings are cached
 	// (other replicas may change them). Default 2 s.
 	RepoCacheTTL time.Duration
@@ -83,6 +87,9 @@ func (s *Server) routes() {
 	// Both forms: uploaders must not be asked to re-send a body after a redirect.
 	m.HandleFunc("POST /{repo}/legacy/{$}", s.upload)
 	m.HandleFunc("POST /{repo}/legacy", s.upload)
+	m.HandleFunc("GET /_/oidc/audience", s.oidcAudience)
+	m.HandleFunc("POST /_/oidc/mint-token", s.mintToken)
+	m.HandleFunc("POST /_/oidc/github/mint-token", s.mintToken) // legacy path, still used by older clients
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "ok") })
 	m.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Gatherer != nil {
