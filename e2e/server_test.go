@@ -41,6 +41,13 @@ func startServer(t *testing.T) *server {
 		log:  &logBuffer{},
 	}
 	t.Cleanup(func() {
+		select {
+		case <-s.done:
+			// Not stopped by the test: a crash. Say so even if the
+			// test passed, and fail it.
+			t.Errorf("wharf serve exited during the test: %v", s.cmd.ProcessState)
+		default:
+		}
 		s.stop()
 		if t.Failed() {
 			t.Logf("wharf serve log (%s):\n%s", s.data, s.log.tail(64<<10))
@@ -143,6 +150,8 @@ func (s *server) kill9(t *testing.T) {
 		t.Fatal("wharf serve still running 10s after SIGKILL")
 	}
 	fmt.Fprintf(s.log, "=== e2e: killed with SIGKILL\n")
+	// start follows; a kill the test asked for is no crash.
+	s.cmd, s.done = nil, nil
 }
 
 // wharf runs the CLI and returns its stdout, failing the test on a non-zero
@@ -154,10 +163,14 @@ func (s *server) wharf(t *testing.T, args ...string) string {
 	return r.stdout
 }
 
-// admin runs a CLI command against the running server as the admin.
+// admin runs a CLI command against the running server as the admin. The
+// token goes in the environment, as the CLI recommends (command lines are
+// visible to other users).
 func (s *server) admin(t *testing.T, args ...string) string {
 	t.Helper()
-	return s.wharf(t, append(args, "--server", s.URL, "--token", s.Admin)...)
+	r := runCmd(t, cmdSpec{name: s.bin, args: args, env: []string{"WHARF_SERVER=" + s.URL, "WHARF_TOKEN=" + s.Admin}})
+	r.mustSucceed(t)
+	return r.stdout
 }
 
 // scopedToken mints a token for one project in repository local.
@@ -224,7 +237,7 @@ type cmdResult struct {
 
 func (r cmdResult) String() string {
 	return fmt.Sprintf("$ %s %s\nexit: %d (%v)\n--- stdout\n%s\n--- stderr\n%s",
-		filepath.Base(r.spec.name), strings.Join(r.spec.args, " "), r.code, r.err, r.stdout, r.stderr)
+		filepath.Base(r.spec.name), strings.Join(redact(r.spec.args), " "), r.code, r.err, r.stdout, r.stderr)
 }
 
 func (r cmdResult) mustSucceed(t *testing.T) {
@@ -288,6 +301,9 @@ func redact(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
+		if j, k := strings.Index(a, "__token__:"), strings.LastIndexByte(a, '@'); j >= 0 && k > j {
+			out[i] = a[:j] + "__token__:REDACTED" + a[k:]
+		}
 		if i > 0 && (args[i-1] == "--token" || args[i-1] == "-p" || args[i-1] == "-P" || args[i-1] == "--password") {
 			out[i] = "REDACTED"
 		}

@@ -49,9 +49,11 @@ func TestTwineUploadPipInstall(t *testing.T) {
 	twineUpload(t, s, token, files, "--skip-existing").mustSucceed(t)
 	twineUpload(t, s, token, files).mustSucceed(t)
 
-	// Same filenames, other bytes: refused, and twine must show why.
-	setMarker(t, dir, "changed")
-	changed := buildDists(t, dir)
+	// Same filenames, other bytes (built in a second copy, so files keeps
+	// the original bytes): refused, and twine must show why.
+	other := fixture(t, project, version)
+	setMarker(t, other, "changed")
+	changed := buildDists(t, other)
 	if diff := cmp.Diff(want, basenames(changed)); diff != "" {
 		t.Fatalf("rebuild changed the filenames (-want +got):\n%s", diff)
 	}

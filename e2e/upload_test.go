@@ -30,6 +30,7 @@ type upload struct {
 	filename string // sent verbatim in Content-Disposition
 	sha256   string // sha256_digest field; computed from content when empty
 	token    string // no Authorization header when empty
+	repo     string // "local" when empty
 }
 
 func (u upload) fields(contentSHA string) [][2]string {
@@ -86,7 +87,11 @@ func (u upload) request(t *testing.T, s *server, content io.Reader, size int64, 
 	t.Helper()
 	ct, prefix, suffix := u.multipartFrame(t, contentSHA)
 	body := io.MultiReader(bytes.NewReader(prefix), content, bytes.NewReader(suffix))
-	req, err := http.NewRequest("POST", s.uploadURL(), body)
+	target := s.uploadURL()
+	if u.repo != "" {
+		target = s.URL + "/" + u.repo + "/legacy/"
+	}
+	req, err := http.NewRequest("POST", target, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +241,16 @@ func findBlob(t *testing.T, dir, key string) string {
 func checkCommittedBlobs(t *testing.T, dir string) {
 	t.Helper()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !isHexDigest(d.Name()) {
+		if err != nil || d.IsDir() {
 			return err
+		}
+		if !isHexDigest(d.Name()) {
+			// Leftover temporaries are allowed (fsblob sweeps old ones
+			// at start); worth seeing when they are large.
+			if info, err := d.Info(); err == nil && info.Size() > 1<<20 {
+				t.Logf("uncommitted file %s: %d bytes", path, info.Size())
+			}
+			return nil
 		}
 		f, err := os.Open(path)
 		if err != nil {
