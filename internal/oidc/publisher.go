@@ -17,17 +17,17 @@ import (
 // Publisher trusts one CI identity to upload one project of one repository.
 // Exactly one of GitHub, GitLab and Generic is set, matching Kind.
 type Publisher struct {
-	ID      int64
-	Repo    string // wharf repository name
-	Project string // PEP 503 normalised
+	ID      int64  `json:"id"`
+	Repo    string `json:"repo"`    // wharf repository name
+	Project string `json:"project"` // PEP 503 normalised
 	// Pending publishers may create Project on first publish; once the
 	// project exists they are ignored (the store should then reify them).
-	Pending   bool
-	Kind      string // github | gitlab | generic
-	GitHub    *GitHubPublisher
-	GitLab    *GitLabPublisher
-	Generic   *GenericPublisher
-	CreatedAt time.Time
+	Pending   bool              `json:"pending"`
+	Kind      string            `json:"kind"` // github | gitlab | generic
+	GitHub    *GitHubPublisher  `json:"github,omitempty"`
+	GitLab    *GitLabPublisher  `json:"gitlab,omitempty"`
+	Generic   *GenericPublisher `json:"generic,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
 }
 
 // GitHubPublisher matches GitHub Actions ID tokens. The trusted workflow is
@@ -35,38 +35,38 @@ type Publisher struct {
 type GitHubPublisher struct {
 	// Issuer defaults to GitHubIssuer. A per-enterprise or GHES issuer is a
 	// different issuer: its tokens never satisfy a github.com publisher.
-	Issuer     string
-	Owner      string // compared case-insensitively
-	OwnerID    string // repository_owner_id, required: defeats name resurrection
-	Repository string // repository name without the owner; case-insensitive
+	Issuer     string `json:"issuer,omitempty"`
+	Owner      string `json:"owner"`      // compared case-insensitively
+	OwnerID    string `json:"owner_id"`   // repository_owner_id, required: defeats name resurrection
+	Repository string `json:"repository"` // repository name without the owner; case-insensitive
 	// RepositoryID pins repository_id when set (a deleted and recreated
 	// repository gets a new id).
-	RepositoryID string
-	Workflow     string // workflow file name, e.g. "release.yml"
-	Environment  string // optional; case-insensitive; "" accepts any
+	RepositoryID string `json:"repository_id,omitempty"`
+	Workflow     string `json:"workflow"`              // workflow file name, e.g. "release.yml"
+	Environment  string `json:"environment,omitempty"` // optional; case-insensitive; "" accepts any
 	// JobWorkflowRef optionally requires the job to run in this reusable
 	// workflow: "owner/repo/.github/workflows/file.yml@refs/tags/v*", where
 	// '*' never crosses '/' or '@'.
-	JobWorkflowRef string
+	JobWorkflowRef string `json:"job_workflow_ref,omitempty"`
 	// AllowedEvents, when set, lists the only event_name values accepted.
 	// Empty: anything but DeniedEvents. pull_request_target is never allowed.
-	AllowedEvents []string
+	AllowedEvents []string `json:"allowed_events,omitempty"`
 }
 
 // GitLabPublisher matches GitLab CI ID tokens.
 type GitLabPublisher struct {
-	Issuer      string // defaults to GitLabIssuer; self-managed instances name theirs
-	Namespace   string // group path, may contain subgroups; case-insensitive
-	NamespaceID string // optional pin of namespace_id
-	Project     string // case-insensitive
-	CIFilePath  string // path of the CI file in the repository, e.g. ".gitlab-ci.yml"
-	Environment string // optional; exact (GitLab environments are case-sensitive)
+	Issuer      string `json:"issuer,omitempty"`       // defaults to GitLabIssuer; self-managed instances name theirs
+	Namespace   string `json:"namespace"`              // group path, may contain subgroups; case-insensitive
+	NamespaceID string `json:"namespace_id,omitempty"` // optional pin of namespace_id
+	Project     string `json:"project"`                // case-insensitive
+	CIFilePath  string `json:"ci_file_path"`           // path of the CI file in the repository, e.g. ".gitlab-ci.yml"
+	Environment string `json:"environment,omitempty"`  // optional; exact (GitLab environments are case-sensitive)
 }
 
 // GenericPublisher matches any issuer by exact claim values.
 type GenericPublisher struct {
-	Issuer string
-	Claims map[string]string // at least one claim other than sub
+	Issuer string            `json:"issuer"`
+	Claims map[string]string `json:"claims"` // at least one claim other than sub
 }
 
 // DeniedEvents are GitHub events refused unless a publisher lists them in

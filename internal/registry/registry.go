@@ -162,3 +162,18 @@ func ValidRepoName(name string) bool {
 	}
 	return true
 }
+
+// PublisherRecord is the stored form of a trusted publisher: a CI identity
+// allowed to upload one project of one repository with an OIDC ID token.
+type PublisherRecord struct {
+	ID      int64
+	Repo    string
+	Project string // PEP 503 normalised
+	// Pending publishers may create Project on first use.
+	Pending   bool
+	Kind      string // github | gitlab | generic
+	Issuer    string // exact issuer URL the publisher trusts
+	Config    []byte // kind-specific fields, JSON (owned by package oidc)
+	CreatedAt time.Time
+	CreatedBy string
+}

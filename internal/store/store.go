@@ -104,3 +104,30 @@ type Audit interface {
 	// List returns matching events, newest first.
 	List(ctx context.Context, f AuditFilter) ([]registry.AuditEvent, error)
 }
+
+// Publishers persists trusted publishers. The kind-specific configuration
+// is opaque JSON to the store; the oidc package owns its meaning.
+type Publishers interface {
+	// Create inserts p, setting ID and CreatedAt.
+	Create(ctx context.Context, p *registry.PublisherRecord) error
+	Get(ctx context.Context, id int64) (registry.PublisherRecord, error)
+	// List returns the publishers of a repository ("" for all), optionally
+	// of one project (""), ordered by ID.
+	List(ctx context.Context, repo, project string) ([]registry.PublisherRecord, error)
+	// ForIssuer returns every publisher whose Issuer equals issuer exactly.
+	ForIssuer(ctx context.Context, issuer string) ([]registry.PublisherRecord, error)
+	Delete(ctx context.Context, id int64) error
+	// Reify turns a pending publisher into a normal one once its project
+	// exists.
+	Reify(ctx context.Context, id int64) error
+}
+
+// Replay remembers which OIDC ID tokens (issuer, jti) were used, so each is
+// exchanged once, also across replicas sharing the database.
+type Replay interface {
+	// Claim records (issuer, jti) until the given time. fresh is false when
+	// it was already recorded and not yet expired. Atomic.
+	Claim(ctx context.Context, issuer, jti string, until time.Time) (fresh bool, err error)
+	// DeleteExpired forgets entries that expired before cutoff.
+	DeleteExpired(ctx context.Context, cutoff time.Time) (int, error)
+}
