@@ -44,7 +44,9 @@ func (e *APIError) Error() string { return e.Message }
 func (e *APIError) Unwrap() error { return errs.E(kindNamed(e.Code, e.Status), "", nil) }
 
 func kindNamed(code string, status int) errs.Kind {
-	for k := errs.Internal; k <= errs.NotAcceptable; k++ {
+	// Walk the kinds by name until String says a value is past the end,
+	// so kinds added to errs later are understood too.
+	for k := errs.Internal; !strings.HasPrefix(k.String(), "kind("); k++ {
 		if k.String() == code {
 			return k
 		}
