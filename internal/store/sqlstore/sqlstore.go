@@ -33,8 +33,8 @@ type Config struct {
 	// DSN is, for sqlite, the database file path (created when missing; extra
 	// driver parameters may follow a "?"); for postgres a connection URL.
 	DSN string
-	// ReadConns is the size of the SQLite read pool; 0 means
-	// max(4, 2*GOMAXPROCS).
+	// ReadConns is the size of the SQLite read pool, or of the one
+	// PostgreSQL pool; 0 means max(4, 2*GOMAXPROCS).
 	ReadConns int
 	// BusyTimeout is how long a SQLite connection waits for a lock held by
 	// another process before failing; 0 means 5s.
@@ -72,7 +72,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	case "", "sqlite":
 		return openSQLite(ctx, cfg)
 	case "postgres":
-		return nil, errs.E(errs.Invalid, op, errors.New("the postgres driver is not implemented yet; use driver sqlite"))
+		return openPostgres(ctx, cfg)
 	default:
 		return nil, errs.Errorf(errs.Invalid, op, "unknown database driver %q; use sqlite or postgres", cfg.Driver)
 	}
@@ -151,8 +151,8 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-func migrate(ctx context.Context, d goose.Dialect, db *sql.DB, fsys fs.FS) error {
-	p, err := goose.NewProvider(d, db, fsys)
+func migrate(ctx context.Context, d goose.Dialect, db *sql.DB, fsys fs.FS, opts ...goose.ProviderOption) error {
+	p, err := goose.NewProvider(d, db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -224,7 +224,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var err error
-	for _, q := range []querier{s.rq, s.wq} {
+	qs := []querier{s.rq, s.wq}
+	if s.rq == s.wq {
+		qs = qs[:1]
+	}
+	for _, q := range qs {
 		if q, ok := q.(*dbq); ok {
 			for _, st := range q.st {
 				err = errors.Join(err, st.Close())
@@ -246,6 +250,17 @@ var (
 )
 
 func (s *Store) prepare(ctx context.Context) error {
+	if s.r == s.w {
+		// One pool (PostgreSQL): one set of statements serves reads,
+		// writes and transactions alike.
+		st, err := prepareAll(ctx, s.w, append(hotReads[:], hotWrites[:]...))
+		if err != nil {
+			return err
+		}
+		q := &dbq{db: s.w, st: st}
+		s.rq, s.wq = q, q
+		return nil
+	}
 	rst, err := prepareAll(ctx, s.r, hotReads[:])
 	if err != nil {
 		return err
