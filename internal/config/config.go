@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -128,6 +129,49 @@ type OIDC struct {
 	// token minted for one registry cannot be replayed at another.
 	Audience string   `yaml:"audience"`
 	Issuers  []Issuer `yaml:"issuers"`
+	// Publishers are trusted publishers declared for reproducible set-ups;
+	// they are created at start when missing (the API and CLI manage others).
+	Publishers []Publisher `yaml:"publishers"`
+}
+
+// Publisher declares a trusted publisher: the CI identity allowed to upload
+// one project of one repository. Exactly one of GitHub, GitLab, Generic.
+type Publisher struct {
+	Repo    string            `yaml:"repo"`
+	Project string            `yaml:"project"`
+	Pending bool              `yaml:"pending"` // may create the project on first publish
+	GitHub  *GitHubPublisher  `yaml:"github"`
+	GitLab  *GitLabPublisher  `yaml:"gitlab"`
+	Generic *GenericPublisher `yaml:"generic"`
+}
+
+// GitHubPublisher: see docs/trusted-publishing.md.
+type GitHubPublisher struct {
+	Issuer         string   `yaml:"issuer"` // default https://token.actions.githubusercontent.com
+	Owner          string   `yaml:"owner"`
+	OwnerID        string   `yaml:"owner_id"`
+	Repository     string   `yaml:"repository"`
+	RepositoryID   string   `yaml:"repository_id"`
+	Workflow       string   `yaml:"workflow"`
+	Environment    string   `yaml:"environment"`
+	JobWorkflowRef string   `yaml:"job_workflow_ref"`
+	AllowedEvents  []string `yaml:"allowed_events"`
+}
+
+// GitLabPublisher: see docs/trusted-publishing.md.
+type GitLabPublisher struct {
+	Issuer      string `yaml:"issuer"` // default https://gitlab.com
+	Namespace   string `yaml:"namespace"`
+	NamespaceID string `yaml:"namespace_id"`
+	Project     string `yaml:"project"`
+	CIFilePath  string `yaml:"ci_file_path"`
+	Environment string `yaml:"environment"`
+}
+
+// GenericPublisher matches any configured issuer by exact claim values.
+type GenericPublisher struct {
+	Issuer string            `yaml:"issuer"`
+	Claims map[string]string `yaml:"claims"`
 }
 
 // Issuer is one trusted OIDC issuer.
@@ -150,6 +194,16 @@ const (
 	DefaultMaxFileSize = Size(1 << 30)
 	DefaultOIDCTTL     = 15 * time.Minute
 )
+
+// DefaultAudience is the OIDC audience when none is configured: "wharf:"
+// and the public URL's host, so tokens requested for one wharf are useless at
+// another; plain "wharf" without a public URL.
+func DefaultAudience(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
+		return "wharf:" + u.Host
+	}
+	return "wharf"
+}
 
 //go:embed default.yaml
 var defaultYAML []byte
@@ -205,6 +259,9 @@ func (c *Config) ApplyDefaults() {
 		if c.OIDC.Issuers[i].Kind == "" {
 			c.OIDC.Issuers[i].Kind = "generic"
 		}
+	}
+	if c.OIDC.Audience == "" {
+		c.OIDC.Audience = DefaultAudience(c.PublicURL)
 	}
 	if c.Tokens.OIDCTTL == 0 {
 		c.Tokens.OIDCTTL = DefaultOIDCTTL

@@ -88,6 +88,7 @@ func TestMinimalAndDefault(t *testing.T) {
 		Blobs:    Blobs{Driver: "fs", Dir: "wharf-data/blobs"},
 		Upload:   Upload{MaxFileSize: DefaultMaxFileSize},
 		Log:      Log{Level: "info", Format: "text"},
+		OIDC:     OIDC{Audience: "wharf"},
 		Tokens:   Tokens{OIDCTTL: DefaultOIDCTTL},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -468,4 +469,13 @@ func FuzzExpand(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDefaultAudience(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "wharf", "https://pypi.example.com": "wharf:pypi.example.com", "https://h:8443/x": "wharf:h:8443"} {
+		if got := DefaultAudience(in); got != want {
+			t.Errorf("DefaultAudience(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -114,8 +114,23 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if len(c.OIDC.Issuers) > 0 && c.OIDC.Audience == "" {
-		v.add("oidc.audience", "required when issuers are configured: pick a value unique to this wharf instance, e.g. its host name")
+	for i, p := range c.OIDC.Publishers {
+		f := fmt.Sprintf("oidc.publishers[%d]", i)
+		if !registry.ValidRepoName(p.Repo) {
+			v.add(f+".repo", fmt.Sprintf("%q is not a repository name", p.Repo))
+		}
+		if p.Project == "" {
+			v.add(f+".project", "required")
+		}
+		n := 0
+		for _, set := range []bool{p.GitHub != nil, p.GitLab != nil, p.Generic != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			v.add(f, "set exactly one of github, gitlab or generic")
+		}
 	}
 	names, urls := map[string]int{}, map[string]int{}
 	for i, is := range c.OIDC.Issuers {

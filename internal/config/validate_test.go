@@ -88,7 +88,6 @@ func TestValidate(t *testing.T) {
 				{Name: "Bad Name", URL: "https://token.actions.githubusercontent.com", Kind: "okta"},
 			}}
 		}, []string{
-			"oidc.audience: required when issuers are configured",
 			`oidc.issuers[1].name: "github" is already used by oidc.issuers[0]`,
 			`oidc.issuers[1].url: "http://gitlab.example" must be an absolute https URL`,
 			"oidc.issuers[2].name: required",
@@ -96,6 +95,16 @@ func TestValidate(t *testing.T) {
 			`oidc.issuers[3].name: "Bad Name" is not valid`,
 			"oidc.issuers[3].url: already configured by oidc.issuers[0]",
 			`oidc.issuers[3].kind: unknown value "okta" (want one of github, gitlab, generic)`,
+		}},
+		{"publisher problems", func(c *Config) {
+			c.OIDC.Publishers = []Publisher{
+				{Repo: "local", Project: "demo", GitHub: &GitHubPublisher{Owner: "acme"}},
+				{Repo: "_bad", Project: "", GitHub: &GitHubPublisher{}, GitLab: &GitLabPublisher{}},
+			}
+		}, []string{
+			`oidc.publishers[1].repo: "_bad" is not a repository name`,
+			"oidc.publishers[1].project: required",
+			"oidc.publishers[1]: set exactly one of github, gitlab or generic",
 		}},
 		{"oidc ttl too short", func(c *Config) { c.Tokens.OIDCTTL = 900 }, []string{"tokens.oidc_ttl: must be between 1m0s and 6h0m0s, written with a unit such as 15m (got 900ns)"}},
 		{"oidc ttl too long", func(c *Config) { c.Tokens.OIDCTTL = 7 * time.Hour }, []string{"tokens.oidc_ttl: must be between"}},
