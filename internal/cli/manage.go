@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/wharf-dev/wharf/internal/registry"
@@ -73,15 +74,11 @@ func scopeString(s registry.Scope) string {
 	return out
 }
 
-// isTerminal reports whether r is a terminal (a character device), without
-// a dependency: only then may a command ask a question.
+// isTerminal reports whether r is a terminal: only then may a command ask
+// a question. (A character-device test is not enough: /dev/null is one.)
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // confirm asks before something that cannot be undone. With --yes it does

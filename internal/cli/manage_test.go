@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -327,6 +329,22 @@ func addRelease(t *testing.T, srv *server.Server, repo, project, version string,
 			Filetype: registry.Wheel, Size: 1, SHA256: strings.Repeat("a", 64)}
 		if err := srv.Store.Files().Add(ctx, &f); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	t.Parallel()
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	// /dev/null is a character device but no terminal: a script with
+	// </dev/null must get the refusal, not a prompt.
+	for name, r := range map[string]io.Reader{"dev null": devNull, "reader": strings.NewReader("yes\n")} {
+		if isTerminal(r) {
+			t.Errorf("%s: isTerminal = true", name)
 		}
 	}
 }
