@@ -24,6 +24,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/httpapi"
 	"github.com/wharf-dev/wharf/internal/obs"
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store"
@@ -41,6 +42,8 @@ type Server struct {
 	Hosted  *hosted.Service
 	api     *httpapi.Server
 	handler http.Handler
+	// Exchanger runs trusted publishing; nil when no issuer is configured.
+	Exchanger *oidc.Exchanger
 	// FirstToken is the admin token minted at the first start of a new
 	// installation ("" otherwise). It is shown once and never stored.
 	FirstToken string
@@ -72,10 +75,21 @@ func OpenStores(ctx context.Context, cfg *config.Config) (store.Store, blob.Stor
 	return st, bs, nil
 }
 
+// Options are what a server needs beyond its configuration file.
+type Options struct {
+	// ExtraIssuers are trusted in addition to the configured ones (the
+	// development issuer of `wharf serve --dev-issuer`).
+	ExtraIssuers []oidc.IssuerConfig
+}
+
 // New builds a server from cfg. It opens the stores, runs migrations,
-// creates declared repositories and, on a new installation, the `local`
-// repository and a first admin token.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+// creates declared repositories and publishers and, on a new installation,
+// the `local` repository and a first admin token.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Options) (*Server, error) {
+	var o Options
+	for _, x := range opts {
+		o.ExtraIssuers = append(o.ExtraIssuers, x.ExtraIssuers...)
+	}
 	st, bs, err := OpenStores(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -87,10 +101,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		st.Close()
 		return nil, err
 	}
+	if s.Exchanger, err = s.newExchanger(o.ExtraIssuers); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("trusted publishing: %w", err)
+	}
 	s.api = httpapi.New(httpapi.Config{
 		Repos: st.Repos(), Hosted: s.Hosted, Blobs: bs, Auth: s.Auth, Logger: log,
 		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
-		Ready: s.ready,
+		Ready: s.ready, Exchanger: s.Exchanger,
 	})
 	admin := adminapi.New(adminapi.Config{
 		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
@@ -137,6 +155,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			s.log.Info("repository created", "repo", r.Name, "kind", r.Kind, "public", repo.Public)
 		}
 	}
+	if err := s.declarePublishers(ctx); err != nil {
+		return err
+	}
 	toks, err := s.Store.Tokens().List(ctx)
 	if err != nil {
 		return err
@@ -170,6 +191,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go s.Auth.Run(ctx)
+	if s.Exchanger != nil {
+		go s.Exchanger.Verifier().Run(ctx)
+	}
 	tlsCert, tlsKey, err := s.tlsFiles()
 	if err != nil {
 		ln.Close()

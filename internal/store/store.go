@@ -28,6 +28,8 @@ type Store interface {
 	Files() Files
 	Tokens() Tokens
 	Audit() Audit
+	Publishers() Publishers
+	Replay() Replay
 	// InTx runs fn in one transaction; fn's Store sees and writes only
 	// inside it. The transaction commits when fn returns nil.
 	InTx(ctx context.Context, fn func(tx Store) error) error
