@@ -1,6 +1,6 @@
 // Package sqlstore implements store.Store over database/sql: one hand-written
 // SQL layer whose query text ($N placeholders, ON CONFLICT, RETURNING) runs on
-// both SQLite (modernc.org/sqlite) and PostgreSQL. What really differs between
+// both SQLite (modernc.org/sqlite) and PostgreSQL (pgx's stdlib driver). What really differs between
 // the engines (DDL, connection set-up, error codes) lives in a dialect and in
 // the per-dialect migrations under migrations/.
 package sqlstore
@@ -98,8 +98,10 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	// may lose the last commits, never corrupt) and makes a commit cost no
 	// fsync. _txlock=immediate takes the write lock at BEGIN, so a
 	// transaction never fails half-way on a lock upgrade.
-	wdsn := "file:" + path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	rdsn := "file:" + path + "?" + common + "&_pragma=query_only(1)"
+	// A plain path (no "file:" prefix) is opened literally, so '#' or '%'
+	// in a directory name mean nothing special.
+	wdsn := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	rdsn := path + "?" + common + "&_pragma=query_only(1)"
 
 	w, err := sql.Open("sqlite", wdsn)
 	if err != nil {
@@ -244,16 +246,19 @@ func (s *Store) Close() error {
 
 // Hot queries are prepared once per pool: modernc's SQLite parses every
 // unprepared query again, which doubles the cost of a point lookup.
-var (
-	hotReads  = [...]string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileList, qTokenGet, qBlobInUse}
-	hotWrites = [...]string{qTombCheck, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch}
-)
+func hotReads() []string {
+	return []string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileList, qTokenGet, qBlobInUse}
+}
+
+func hotWrites() []string {
+	return []string{qTombCheck, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch}
+}
 
 func (s *Store) prepare(ctx context.Context) error {
 	if s.r == s.w {
 		// One pool (PostgreSQL): one set of statements serves reads,
 		// writes and transactions alike.
-		st, err := prepareAll(ctx, s.w, append(hotReads[:], hotWrites[:]...))
+		st, err := prepareAll(ctx, s.w, append(hotReads(), hotWrites()...))
 		if err != nil {
 			return err
 		}
@@ -261,12 +266,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		s.rq, s.wq = q, q
 		return nil
 	}
-	rst, err := prepareAll(ctx, s.r, hotReads[:])
+	rst, err := prepareAll(ctx, s.r, hotReads())
 	if err != nil {
 		return err
 	}
 	s.rq = &dbq{db: s.r, st: rst}
-	wst, err := prepareAll(ctx, s.w, hotWrites[:])
+	wst, err := prepareAll(ctx, s.w, hotWrites())
 	if err != nil {
 		for _, st := range rst {
 			st.Close()

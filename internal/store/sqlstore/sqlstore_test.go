@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -184,7 +185,11 @@ func TestPragmasAndReadOnlyPool(t *testing.T) {
 
 func TestReopenKeepsData(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "wharf.db")
+	dir := filepath.Join(t.TempDir(), "odd #dir% name")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "wharf.db")
 	ctx := t.Context()
 	s, err := Open(ctx, Config{DSN: path})
 	if err != nil {
@@ -208,6 +213,9 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	if diff := cmp.Diff(r, got); diff != "" {
 		t.Errorf("after reopen (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at the given path: %v", err)
 	}
 }
 
