@@ -3,7 +3,7 @@
 # print the line that points them at it. For scripts/test (CI sets CI=true,
 # and the PostgreSQL tests then fail rather than skip without a server):
 #
-#   eval "$(internal/store/sqlstore/testdata/start-postgres.sh)"
+#   eval "$(scripts/start-postgres.sh)"
 #
 # Installs Debian's postgresql when no server is found (as root, or with
 # sudo), creates a cluster under a temporary directory owned by the
