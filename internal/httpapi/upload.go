@@ -10,7 +10,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"strings"
 
 	"golang.org/x/crypto/blake2b"
 
@@ -244,14 +243,13 @@ func partNames(p *multipart.Part) (name, filename string) {
 	return params["name"], params["filename"]
 }
 
-// bodyError classifies a failure to read the request body.
+// bodyError classifies a failure to read the request body: a cut
+// connection, a Content-Length that lies or a broken multipart framing all
+// mean the client must send the file again.
 func bodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return err
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "multipart") {
-		return errs.E(errs.Invalid, "httpapi", fmt.Errorf("The upload body is truncated or malformed (%v): upload the file again.", err))
-	}
-	return errs.E(errs.Invalid, "httpapi", fmt.Errorf("Reading the upload failed (%v): upload the file again.", err))
+	return errs.E(errs.Invalid, "httpapi", fmt.Errorf("The upload body is truncated or malformed (%v): upload the file again.", err))
 }
