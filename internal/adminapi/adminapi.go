@@ -1,5 +1,6 @@
 // Package adminapi serves wharf's management JSON API under /api/v1
-// (repositories, tokens, yank and delete, the audit log) and provides the Go
+// (repositories, tokens, yank and delete, trusted publishers, the audit log)
+// and provides the Go
 // Client the CLI uses. Every route needs a token; what it may do is decided
 // by auth.Principal.Check against the route's repository and project.
 //
@@ -107,6 +108,10 @@ func (a *API) routes() {
 	m.Handle("DELETE "+release+"/files/{filename}", a.handle(a.deleteFile))
 
 	m.Handle("GET /api/v1/audit", a.handle(a.listAudit))
+
+	m.Handle("POST "+repo+"/publishers", a.handle(a.addPublisher))
+	m.Handle("GET /api/v1/publishers", a.handle(a.listPublishers))
+	m.Handle("DELETE /api/v1/publishers/{id}", a.handle(a.removePublisher))
 
 	// Everything else under /api/v1 (unknown paths and wrong methods alike)
 	// gets a JSON 404 rather than the mux's plain-text answers.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/oidc"
 )
 
 // Client calls the admin API. It is safe for concurrent use.
@@ -241,4 +242,33 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) 
 	}
 	var out []AuditEvent
 	return out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// AddPublisher adds a trusted publisher to p.Repo. A pending publisher
+// (p.Pending) is for a project that does not exist yet.
+func (c *Client) AddPublisher(ctx context.Context, p oidc.Publisher) (PublisherInfo, error) {
+	var out PublisherInfo
+	return out, c.do(ctx, http.MethodPost, "/api/v1/repos/"+seg(p.Repo)+"/publishers", p, &out)
+}
+
+// ListPublishers lists the trusted publishers the token administers.
+func (c *Client) ListPublishers(ctx context.Context, q PublisherQuery) ([]PublisherInfo, error) {
+	v := url.Values{}
+	if q.Repo != "" {
+		v.Set("repo", q.Repo)
+	}
+	if q.Project != "" {
+		v.Set("project", q.Project)
+	}
+	path := "/api/v1/publishers"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out []PublisherInfo
+	return out, c.do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// RemovePublisher deletes a trusted publisher by ID.
+func (c *Client) RemovePublisher(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/publishers/"+strconv.FormatInt(id, 10), nil, nil)
 }

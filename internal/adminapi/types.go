@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
@@ -107,6 +108,19 @@ type AuditEvent struct {
 type AuditQuery struct {
 	Repo, Project, Action string
 	Limit                 int // 0: the server's default (100)
+}
+
+// PublisherInfo is a trusted publisher as the API shows it. The body of
+// POST /api/v1/repos/{repo}/publishers is an oidc.Publisher (ID, repo and
+// created_at are the server's to set).
+type PublisherInfo struct {
+	oidc.Publisher
+	CreatedBy string `json:"created_by,omitempty"` // token ID, or "config" when declared in the file
+}
+
+// PublisherQuery selects publishers; zero fields match everything.
+type PublisherQuery struct {
+	Repo, Project string
 }
 
 // Whoami describes the calling token.
