@@ -26,13 +26,14 @@ import (
 )
 
 type env struct {
+	api    *httpapi.Server
 	srv    *httptest.Server
 	upload string // token with upload+read on local
 	other  string // token for another project only
 	reader string // read-only token on "private"
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := t.Context()
@@ -61,6 +62,7 @@ func newEnv(t *testing.T) *env {
 	h := hosted.New(hosted.Config{Store: st, Blobs: bs, MaxFileSize: 1 << 20})
 	api := httpapi.New(httpapi.Config{Repos: st.Repos(), Hosted: h, Blobs: bs, Auth: au, MaxFileSize: 1 << 20})
 	e := &env{
+		api:    api,
 		srv:    httptest.NewServer(api.Handler()),
 		upload: mint(registry.Scope{Actions: []registry.Action{registry.Upload, registry.Read}}),
 		other:  mint(registry.Scope{Projects: []string{"other"}, Actions: []registry.Action{registry.Upload}}),
@@ -70,7 +72,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func wheel(t *testing.T, name, version string) (string, []byte) {
+func wheel(t testing.TB, name, version string) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -88,7 +90,7 @@ func wheel(t *testing.T, name, version string) (string, []byte) {
 }
 
 // uploadBody builds the multipart form twine sends.
-func uploadBody(t *testing.T, name, version, filename string, content []byte, edit func(map[string]string)) (string, []byte) {
+func uploadBody(t testing.TB, name, version, filename string, content []byte, edit func(map[string]string)) (string, []byte) {
 	t.Helper()
 	sum := sha256.Sum256(content)
 	fields := map[string]string{
@@ -110,7 +112,7 @@ func uploadBody(t *testing.T, name, version, filename string, content []byte, ed
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
-func (e *env) post(t *testing.T, repo, token, ctype string, body []byte) *http.Response {
+func (e *env) post(t testing.TB, repo, token, ctype string, body []byte) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", e.srv.URL+"/"+repo+"/legacy/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", ctype)

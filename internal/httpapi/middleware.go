@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,10 +81,67 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// requestIDs makes unique request IDs cheaply: a random per-process prefix
+// and a counter, instead of reading random bytes on every request.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+func (g *requestIDs) next() string {
+	var buf [32]byte
+	out := append(buf[:0], g.prefix...)
+	return string(strconv.AppendUint(out, g.n.Add(1), 36))
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	uploads  *prometheus.CounterVec
+
+	// Resolved series, so the hot path does not hash label values.
+	mu     sync.RWMutex
+	series map[seriesKey]series
+}
+
+type seriesKey struct {
+	route string
+	code  int
+}
+
+type series struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) observe(route string, code int, d time.Duration) {
+	k := seriesKey{route, code}
+	m.mu.RLock()
+	sr, ok := m.series[k]
+	m.mu.RUnlock()
+	if !ok {
+		sr = series{m.requests.WithLabelValues(route, strconv.Itoa(code)), m.duration.WithLabelValues(route)}
+		m.mu.Lock()
+		m.series[k] = sr
+		m.mu.Unlock()
+	}
+	sr.count.Inc()
+	sr.duration.Observe(d.Seconds())
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -97,6 +156,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wharf_upload_results_total", Help: "Upload attempts by outcome (stored, existing, refused kind).",
 		}, []string{"outcome"}),
+		series: make(map[seriesKey]series),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.uploads)
@@ -111,12 +171,10 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+		if id == "" || len(id) > 64 || !printable(id) {
+			id = s.ids.next()
 		}
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -138,8 +196,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			elapsed := time.Since(start)
-			s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-			s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+			s.metrics.observe(route, status, elapsed)
 			if s.log.Enabled(r.Context(), slog.LevelDebug) {
 				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", status,
 					"bytes", sw.bytes, "duration_ms", float64(elapsed.Microseconds())/1000, "request_id", id)

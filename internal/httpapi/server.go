@@ -53,6 +53,7 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   pageCache
 	repos   repoCache
+	ids     *requestIDs
 }
 
 // New builds the server and its routes.
@@ -63,7 +64,7 @@ func New(cfg Config) *Server {
 	if cfg.RepoCacheTTL == 0 {
 		cfg.RepoCacheTTL = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), mux: http.NewServeMux(), ids: newRequestIDs()}
 	s.pages.init(4096)
 	s.repos = repoCache{ttl: cfg.RepoCacheTTL, repos: cfg.Repos, m: map[string]repoEntry{}}
 	s.routes()

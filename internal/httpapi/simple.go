@@ -14,12 +14,32 @@ import (
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
-// page is a rendered index page, kept until its repository changes.
+// page is a rendered index page, kept until its repository changes. The
+// header values are built once, so serving a cached page allocates little.
 type page struct {
-	gen  uint64
-	body []byte
-	etag string
+	gen     uint64
+	body    []byte
+	etag    string
+	etagHdr []string
+	lenHdr  []string
 }
+
+// pageKey identifies a cached page; a struct key needs no concatenation.
+type pageKey struct {
+	repo    int64
+	project string
+	format  pypi.Format
+}
+
+// Shared header values; net/http never modifies them.
+var (
+	varyAccept     = []string{"Accept"}
+	cachePublic    = []string{"max-age=0, must-revalidate"}
+	cachePrivate   = []string{"private, max-age=0, must-revalidate"}
+	contentTypeHdr = map[pypi.Format][]string{
+		pypi.HTML: {pypi.HTML.ContentType()}, pypi.HTMLv1: {pypi.HTMLv1.ContentType()}, pypi.JSONv1: {pypi.JSONv1.ContentType()},
+	}
+)
 
 // pageCache keeps rendered pages keyed by repository, project and format,
 // tagged with the repository's generation. Rendering a 10,000-project root
@@ -27,12 +47,12 @@ type page struct {
 type pageCache struct {
 	mu  sync.RWMutex
 	max int
-	m   map[string]*page
+	m   map[pageKey]*page
 }
 
-func (c *pageCache) init(max int) { c.max, c.m = max, make(map[string]*page) }
+func (c *pageCache) init(max int) { c.max, c.m = max, make(map[pageKey]*page) }
 
-func (c *pageCache) get(key string, gen uint64) *page {
+func (c *pageCache) get(key pageKey, gen uint64) *page {
 	c.mu.RLock()
 	p := c.m[key]
 	c.mu.RUnlock()
@@ -42,7 +62,7 @@ func (c *pageCache) get(key string, gen uint64) *page {
 	return nil
 }
 
-func (c *pageCache) put(key string, p *page) {
+func (c *pageCache) put(key pageKey, p *page) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		clear(c.m) // crude, but bounded; hot pages come back on the next hit
@@ -60,7 +80,11 @@ func etagOf(b []byte) string {
 
 // negotiate picks the response format from ?format= and Accept.
 func negotiate(r *http.Request) (pypi.Format, error) {
-	f, ok := pypi.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
+	format := ""
+	if r.URL.RawQuery != "" {
+		format = r.URL.Query().Get("format")
+	}
+	f, ok := pypi.Negotiate(r.Header.Get("Accept"), format)
 	if !ok {
 		return f, errs.Errorf(errs.NotAcceptable, "httpapi", "no acceptable format: use text/html, application/vnd.pypi.simple.v1+html or application/vnd.pypi.simple.v1+json")
 	}
@@ -68,13 +92,13 @@ func negotiate(r *http.Request) (pypi.Format, error) {
 }
 
 // servePage answers with a cached page or renders one.
-func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry.Repository, key string, render func(buf *bytes.Buffer, f pypi.Format) error) error {
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry.Repository, project string, render func(buf *bytes.Buffer, f pypi.Format) error) error {
 	f, err := negotiate(r)
 	if err != nil {
 		return err
 	}
 	gen := s.cfg.Hosted.Generation(repo.ID)
-	key = repo.Name + "\x00" + key + "\x00" + string(rune('0'+f))
+	key := pageKey{repo: repo.ID, project: project, format: f}
 	p := s.pages.get(key, gen)
 	if p == nil {
 		var buf bytes.Buffer
@@ -82,22 +106,23 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 			return err
 		}
 		p = &page{gen: gen, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
+		p.etagHdr, p.lenHdr = []string{p.etag}, []string{strconv.Itoa(len(p.body))}
 		s.pages.put(key, p)
 	}
 	h := w.Header()
-	h["Content-Type"] = []string{f.ContentType()}
-	h["Vary"] = []string{"Accept"}
-	h["Etag"] = []string{p.etag}
+	h["Content-Type"] = contentTypeHdr[f]
+	h["Vary"] = varyAccept
+	h["Etag"] = p.etagHdr
 	if repo.Public {
-		h["Cache-Control"] = []string{"max-age=0, must-revalidate"}
+		h["Cache-Control"] = cachePublic
 	} else {
-		h["Cache-Control"] = []string{"private, max-age=0, must-revalidate"}
+		h["Cache-Control"] = cachePrivate
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, p.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(p.body))}
+	h["Content-Length"] = p.lenHdr
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(p.body)

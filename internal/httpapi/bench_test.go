@@ -1,0 +1,34 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkProjectPage measures the whole handler (middleware, negotiation,
+// the page cache) for a cached one-file page, as pip asks for it.
+func BenchmarkProjectPage(b *testing.B) {
+	e := newEnv(b)
+	fn, content := wheel(b, "demo", "1.0")
+	ct, body := uploadBody(b, "demo", "1.0", fn, content, nil)
+	if resp := e.post(b, "local", e.upload, ct, body); resp.StatusCode != 200 {
+		b.Fatalf("upload: %s", resp.Status)
+	}
+	h := e.api.Handler()
+	for _, accept := range []string{"", "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"} {
+		b.Run(fmt.Sprintf("accept=%q", accept[:min(len(accept), 20)]), func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/local/simple/demo/", nil)
+			req.Header.Set("Accept", accept)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}
