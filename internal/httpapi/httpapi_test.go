@@ -229,6 +229,9 @@ func TestUploadRefusals(t *testing.T) {
 	fn, content := wheel(t, "demo", "1.0")
 	ct, body := uploadBody(t, "demo", "1.0", fn, content, nil)
 	bigCT, big := uploadBody(t, "demo", "1.0", fn, bytes.Repeat([]byte("x"), 3<<20), nil)
+	// Cut exactly between two parts: multipart alone would see a clean end.
+	boundary := ct[strings.Index(ct, "boundary=")+len("boundary="):]
+	between := body[:bytes.Index(body[10:], []byte("--"+boundary))+10]
 	for _, tt := range []struct {
 		name, repo, token string
 		ctype             string
@@ -243,6 +246,7 @@ func TestUploadRefusals(t *testing.T) {
 		{"unknown repo", "nope", e.upload, ct, body, 404, "does not exist"},
 		{"not multipart", "local", e.upload, "application/json", []byte("{}"), 400, "multipart"},
 		{"truncated", "local", e.upload, ct, body[:len(body)/2], 400, "truncated"},
+		{"cut between parts", "local", e.upload, ct, between, 400, "truncated"},
 		{"too large", "local", e.upload, bigCT, big, 413, "too large"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

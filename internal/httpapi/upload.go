@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -126,14 +127,22 @@ func firstField(f map[string][]string, k string) string {
 // file part into a temporary blob with md5 and blake2b-256 computed on the
 // way (the blob computes sha256).
 func (s *Server) readForm(r *http.Request, u *hosted.Upload) error {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return errs.Errorf(errs.Invalid, "httpapi", "The upload must be a multipart/form-data body: %v", err)
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	boundary := params["boundary"]
+	if err != nil || boundary == "" {
+		return errs.Errorf(errs.Invalid, "httpapi", "The upload must be a multipart/form-data body with a boundary.")
 	}
+	// mime/multipart reports a body cut between two parts as a clean end of
+	// the form, so the closing delimiter is checked separately.
+	tail := &tailReader{r: r.Body, keep: len(boundary) + 256}
+	mr := multipart.NewReader(tail, boundary)
 	formBytes, fields := 0, 0
 	for {
 		part, err := mr.NextRawPart() // raw: keep the filename exactly as sent
 		if err == io.EOF {
+			if !bytes.Contains(tail.buf, []byte("--"+boundary+"--")) {
+				return bodyError(io.ErrUnexpectedEOF)
+			}
 			return nil
 		}
 		if err != nil {
@@ -216,6 +225,26 @@ func (s *Server) readContent(r *http.Request, part *multipart.Part, u *hosted.Up
 		u.MD5 = hex.EncodeToString(md.Sum(nil))
 	}
 	return nil
+}
+
+// tailReader remembers the last bytes read through it.
+type tailReader struct {
+	r    io.Reader
+	keep int
+	buf  []byte
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n >= t.keep {
+		t.buf = append(t.buf[:0], p[n-t.keep:n]...)
+	} else if n > 0 {
+		t.buf = append(t.buf, p[:n]...)
+		if over := len(t.buf) - t.keep; over > 0 {
+			t.buf = append(t.buf[:0], t.buf[over:]...)
+		}
+	}
+	return n, err
 }
 
 // completeDigests computes md5 after the fact when the client sent
