@@ -18,11 +18,13 @@ import (
 )
 
 // addManagementCommands adds the commands that manage a running wharf
-// through its admin API: repo, token, yank, unyank, delete and audit.
+// through its admin API: repo, token, publisher, yank, unyank, delete and
+// audit.
 func addManagementCommands(root *cobra.Command, env Env) {
 	root.AddCommand(
 		newRepoCmd(env),
 		newTokenCmd(env),
+		newPublisherCmd(env),
 		newYankCmd(env, true),
 		newYankCmd(env, false),
 		newDeleteCmd(env),
