@@ -248,6 +248,9 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) 
 // (p.Pending) is for a project that does not exist yet.
 func (c *Client) AddPublisher(ctx context.Context, p oidc.Publisher) (PublisherInfo, error) {
 	var out PublisherInfo
+	if p.Repo == "" {
+		return out, errs.Errorf(errs.Invalid, "adminapi.AddPublisher", "the publisher names no repository")
+	}
 	return out, c.do(ctx, http.MethodPost, "/api/v1/repos/"+seg(p.Repo)+"/publishers", p, &out)
 }
 

@@ -147,6 +147,7 @@ func TestAddPublisherValidation(t *testing.T) {
 		{"invalid project name", with(base, func(p *oidc.Publisher) { p.Project = "-acme!" }), errs.Invalid,
 			[]string{`project: "-acme!" is not a valid project name`}},
 		{"missing repository", ghPub("nope", "acme"), errs.NotFound, []string{"repository 'nope' does not exist"}},
+		{"no repository", ghPub("", "acme"), errs.Invalid, []string{"names no repository"}},
 		{"remote repository", ghPub("mirror", "acme"), errs.Invalid, []string{"'mirror' is a remote repository"}},
 		{"duplicate", base, errs.Conflict, []string{"identical publisher already exists", "(id 1)"}},
 	} {
