@@ -17,6 +17,7 @@ import (
 type serveFlags struct {
 	config, data, listen, publicURL string
 	selfSigned                      bool
+	dev                             devServeFlags // --dev-issuer: devissuer.go
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -25,6 +26,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
 	cmd.Flags().StringVar(&f.publicURL, "public-url", "", "URL clients reach this server at, when behind a proxy")
 	cmd.Flags().BoolVar(&f.selfSigned, "self-signed", false, "serve https with a generated development certificate")
+	f.dev.register(cmd.Flags())
 }
 
 // load reads the configuration file (or the default) and applies flags.
@@ -69,7 +71,8 @@ func newServeCmd(env Env) *cobra.Command {
 		Short: "Run the registry",
 		Example: `  wharf serve                          # embedded default: ./wharf-data, 127.0.0.1:8080
   wharf serve --config /etc/wharf.yaml
-  wharf serve --listen 0.0.0.0:8443 --self-signed`,
+  wharf serve --listen 0.0.0.0:8443 --self-signed
+  wharf serve --self-signed --dev-issuer --dev-claims claims.json   # try trusted publishing locally`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.load(env)
@@ -82,7 +85,17 @@ func newServeCmd(env Env) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			srv, err := server.New(ctx, cfg, log)
+			dev, err := f.dev.start(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			var opts server.Options
+			if dev != nil {
+				defer dev.Close()
+				opts.ExtraIssuers = append(opts.ExtraIssuers, dev.IssuerConfig())
+				log.Warn("development OIDC issuer enabled: whoever holds its request token can publish as its claims say", "issuer", dev.IssuerConfig().URL)
+			}
+			srv, err := server.New(ctx, cfg, log, opts)
 			if err != nil {
 				return err
 			}
@@ -104,6 +117,9 @@ func newServeCmd(env Env) *cobra.Command {
 				if srv.FirstToken != "" {
 					fmt.Fprintf(out, "  First admin token (shown once, keep it safe):\n\n    %s\n\n", srv.FirstToken)
 					fmt.Fprintf(out, "  Create an upload token:  WHARF_TOKEN=<admin token> wharf token create --repo local --actions upload,read\n\n")
+				}
+				if dev != nil {
+					dev.printServe(out, base, cfg.OIDC.Audience, selfSignedCert(cfg))
 				}
 			})
 		},
