@@ -319,11 +319,14 @@ func (d *devIssuer) printServe(w io.Writer, base, audience, caFile string) {
 	if caFile != "" {
 		ca = " --ca-file " + caFile
 	}
-	fmt.Fprintf(w, "  Declare a trusted publisher with issuer %s, owner %s, owner_id %s,\n", d.iss.URL(), c.RepositoryOwner, c.RepositoryOwnerID)
-	fmt.Fprintf(w, "  repository %s and workflow %s (docs/trusted-publishing.md), then:\n\n",
-		strings.TrimPrefix(c.Repository, c.RepositoryOwner+"/"), cmpOrStr(workflowFile(c.WorkflowRef), "release.yml"))
+	repo := strings.TrimPrefix(c.Repository, c.RepositoryOwner+"/")
+	fmt.Fprintf(w, "  Trust its tokens for a project (as the admin: WHARF_SERVER=%s WHARF_TOKEN=<admin token>), then publish:\n\n", base)
+	fmt.Fprintf(w, "    # --pending: PROJECT does not exist yet, its first publish creates it\n")
+	fmt.Fprintf(w, "    wharf publisher add%s --repo local --project PROJECT --pending github --issuer %s \\\n", ca, d.iss.URL())
+	fmt.Fprintf(w, "        --owner %s --owner-id %s --repository %s --workflow %s\n",
+		c.RepositoryOwner, c.RepositoryOwnerID, repo, cmpOrStr(workflowFile(c.WorkflowRef), "release.yml"))
 	fmt.Fprintf(w, "    wharf publish --repository-url %s/local/legacy/%s dist/*\n\n", base, ca)
-	fmt.Fprintf(w, "  (the server's audience is %q)\n\n", audience)
+	fmt.Fprintf(w, "  (audience %q; the issuer answers on loopback only)\n\n", audience)
 }
 
 // claimsNow is what the token endpoint would sign now.
