@@ -56,7 +56,7 @@ func defaultClaims() devissuer.GitHubClaims {
 }
 
 // readClaims reads a JSON file of devissuer.GitHubClaims. Unknown keys are
-// refused so a typo ("repository_owner_ID") is not silently ignored.
+// refused so a typo ("owner_id" for "repository_owner_id") is not silently ignored.
 func readClaims(path string) (devissuer.GitHubClaims, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -160,13 +160,15 @@ type devIssuer struct {
 	iss    *devissuer.Issuer
 	srv    *http.Server
 	claims devissuer.GitHubClaims // as started
-	file   string                 // claims file re-read at each token request; "" for none
+	// reload, when set, gives the claims for each token request: a claims
+	// file is read again every time.
+	reload func() (devissuer.GitHubClaims, error)
 }
 
 // startDevIssuer starts a development issuer on listen (loopback only).
-// When claimsFile is set it is read again at every token request, so a
-// developer (or a test) can edit it to try other claims without a restart.
-func startDevIssuer(listen string, claims devissuer.GitHubClaims, claimsFile string) (*devIssuer, error) {
+// When reload is set it is called at every token request, so a developer
+// (or a test) can edit a claims file to try other claims without a restart.
+func startDevIssuer(listen string, claims devissuer.GitHubClaims, reload func() (devissuer.GitHubClaims, error)) (*devIssuer, error) {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, fmt.Errorf("dev issuer address %q: %w", listen, err)
@@ -183,21 +185,21 @@ func startDevIssuer(listen string, claims devissuer.GitHubClaims, claimsFile str
 		return nil, fmt.Errorf("dev issuer: %w", err)
 	}
 	iss.SetIssuer("http://" + ln.Addr().String())
-	d := &devIssuer{iss: iss, claims: claims, file: claimsFile}
+	d := &devIssuer{iss: iss, claims: claims, reload: reload}
 	d.srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = d.srv.Serve(ln) }()
 	return d, nil
 }
 
-// handler reloads the claims file before each token request.
+// handler reloads the claims before each token request.
 func (d *devIssuer) handler() http.Handler {
 	h := d.iss.Handler()
-	if d.file == "" {
+	if d.reload == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/token") {
-			c, err := readClaims(d.file)
+			c, err := d.reload()
 			if err != nil {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusInternalServerError)
@@ -258,7 +260,11 @@ it; this command is for looking at the tokens or driving other clients.`,
 			if err != nil {
 				return err
 			}
-			d, err := startDevIssuer(listen, c, cf.file)
+			var reload func() (devissuer.GitHubClaims, error)
+			if cf.file != "" {
+				reload = cf.claims
+			}
+			d, err := startDevIssuer(listen, c, reload)
 			if err != nil {
 				return err
 			}
@@ -308,7 +314,11 @@ func (f *devServeFlags) start(fs *pflag.FlagSet) (*devIssuer, error) {
 			return nil, err
 		}
 	}
-	return startDevIssuer(f.listen, c, f.claims)
+	var reload func() (devissuer.GitHubClaims, error)
+	if f.claims != "" {
+		reload = func() (devissuer.GitHubClaims, error) { return readClaims(f.claims) }
+	}
+	return startDevIssuer(f.listen, c, reload)
 }
 
 // printServe tells the user of `wharf serve --dev-issuer` how to publish.
@@ -331,8 +341,8 @@ func (d *devIssuer) printServe(w io.Writer, base, audience, caFile string) {
 
 // claimsNow is what the token endpoint would sign now.
 func (d *devIssuer) claimsNow() devissuer.GitHubClaims {
-	if d.file != "" {
-		if c, err := readClaims(d.file); err == nil {
+	if d.reload != nil {
+		if c, err := d.reload(); err == nil {
 			return c
 		}
 	}

@@ -37,7 +37,7 @@ type tpServer struct {
 
 func newTPServer(t *testing.T) *tpServer {
 	t.Helper()
-	dev, err := startDevIssuer("127.0.0.1:0", defaultClaims(), "")
+	dev, err := startDevIssuer("127.0.0.1:0", defaultClaims(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
