@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -30,5 +31,29 @@ func BenchmarkProjectPage(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkUpload measures one small-wheel upload through the handler:
+// multipart parsing, hashing, archive checks, two blob commits (the wheel
+// and its metadata, each fsynced) and the database transaction.
+func BenchmarkUpload(b *testing.B) {
+	e := newEnv(b)
+	h := e.api.Handler()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		v := fmt.Sprintf("1.0.%d", i)
+		fn, content := wheel(b, "demo", v)
+		ct, body := uploadBody(b, "demo", v, fn, content, nil)
+		req := httptest.NewRequest("POST", "/local/legacy/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.SetBasicAuth("__token__", e.upload)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code, w.Body.String())
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/pypi"
@@ -281,16 +283,24 @@ func (s *Service) Upload(ctx context.Context, u *Upload) (UploadResult, error) {
 		UploadedBy:     u.Actor,
 	}
 	// Blobs first, rows second: a crash in between leaves an unreferenced
-	// blob for the sweep, never a row pointing at nothing.
+	// blob for the sweep, never a row pointing at nothing. The two commits
+	// each wait for an fsync, so they run side by side.
+	var g errgroup.Group
 	if c.metadata != nil {
-		info, err := s.putBytes(ctx, c.metadata)
-		if err != nil {
-			return res, err
-		}
-		file.MetadataSHA256 = info.Key
+		g.Go(func() error {
+			info, err := s.putBytes(ctx, c.metadata)
+			file.MetadataSHA256 = info.Key
+			return err
+		})
 	}
-	if _, err := u.Content.Commit(ctx); err != nil {
-		return res, errs.E(errs.KindOf(err), op, fmt.Errorf("storing %s: %w", u.Filename, err))
+	g.Go(func() error {
+		if _, err := u.Content.Commit(ctx); err != nil {
+			return errs.E(errs.KindOf(err), op, fmt.Errorf("storing %s: %w", u.Filename, err))
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return res, err
 	}
 
 	err = s.store.InTx(ctx, func(tx store.Store) error {
