@@ -149,7 +149,13 @@ func (c *Config) Validate() error {
 		if is.URL == "" {
 			v.add(f+".url", "required")
 		} else {
-			v.url(f+".url", is.URL, "https")
+			// http only for an issuer on this machine (the development
+			// issuer); everything else must be https.
+			if loopbackURL(is.URL) {
+				v.url(f+".url", is.URL, "http", "https")
+			} else {
+				v.url(f+".url", is.URL, "https")
+			}
 			if j, dup := urls[is.URL]; dup {
 				v.add(f+".url", fmt.Sprintf("already configured by oidc.issuers[%d]", j))
 			} else {
@@ -217,4 +223,17 @@ func validIssuerName(s string) bool {
 		}
 	}
 	return true
+}
+
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return true
+	} else if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback()
+	}
+	return false
 }

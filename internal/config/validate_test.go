@@ -78,7 +78,8 @@ func TestValidate(t *testing.T) {
 			`repositories[8].name: "aaaa`,
 		}},
 		{"oidc ok", func(c *Config) {
-			c.OIDC = OIDC{Audience: "wharf.example", Issuers: []Issuer{{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"}}}
+			c.OIDC = OIDC{Audience: "wharf.example", Issuers: []Issuer{{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"},
+				{Name: "dev", URL: "http://127.0.0.1:9999", Kind: "github"}}}
 		}, nil},
 		{"oidc problems", func(c *Config) {
 			c.OIDC = OIDC{Issuers: []Issuer{
