@@ -19,7 +19,7 @@ import (
 // issuers (the development issuer) are added to the configured ones. It
 // returns nil when no issuer is configured: the endpoints then answer
 // PyPI's "not enabled".
-func (s *Server) newExchanger(extra []oidc.IssuerConfig) (*oidc.Exchanger, error) {
+func (s *Server) newExchanger(extra []oidc.IssuerConfig, now func() time.Time) (*oidc.Exchanger, error) {
 	issuers := extra
 	for _, is := range s.cfg.OIDC.Issuers {
 		issuers = append(issuers, oidc.IssuerConfig{Name: is.Name, URL: is.URL, Kind: is.Kind})
@@ -32,6 +32,7 @@ func (s *Server) newExchanger(extra []oidc.IssuerConfig) (*oidc.Exchanger, error
 		Issuers:  issuers,
 		Logger:   s.log,
 		Metrics:  s.reg,
+		Now:      now,
 	}, oidc.Deps{
 		Publishers: oidc.StorePublishers{Store: s.Store.Publishers()},
 		Replay:     s.Store.Replay(),

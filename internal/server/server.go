@@ -80,6 +80,9 @@ type Options struct {
 	// ExtraIssuers are trusted in addition to the configured ones (the
 	// development issuer of `wharf serve --dev-issuer`).
 	ExtraIssuers []oidc.IssuerConfig
+	// Now is the clock of token verification; nil means time.Now (tests
+	// inject one).
+	Now func() time.Time
 }
 
 // New builds a server from cfg. It opens the stores, runs migrations,
@@ -89,6 +92,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	var o Options
 	for _, x := range opts {
 		o.ExtraIssuers = append(o.ExtraIssuers, x.ExtraIssuers...)
+		if x.Now != nil {
+			o.Now = x.Now
+		}
 	}
 	st, bs, err := OpenStores(ctx, cfg)
 	if err != nil {
@@ -101,7 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		st.Close()
 		return nil, err
 	}
-	if s.Exchanger, err = s.newExchanger(o.ExtraIssuers); err != nil {
+	if s.Exchanger, err = s.newExchanger(o.ExtraIssuers, o.Now); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("trusted publishing: %w", err)
 	}

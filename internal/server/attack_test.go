@@ -1,0 +1,94 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/oidc/oidctest"
+	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/server"
+)
+
+// TestMintTokenEndpointAttackSuite runs the trusted-publishing attack suite
+// against the real HTTP endpoint of a whole server: SQLite store, stored
+// publishers, the database replay store, the auth service minting tokens.
+func TestMintTokenEndpointAttackSuite(t *testing.T) {
+	t.Parallel()
+	oidctest.Run(t, func(t *testing.T, w *oidctest.World) oidctest.Endpoint {
+		ctx := t.Context()
+		cfg, err := config.Default(func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DataDir = t.TempDir()
+		cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
+		cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+		cfg.OIDC.Audience = w.Audience
+		cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
+		srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		repo, err := srv.Store.Repos().Get(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range w.ExistingProjects {
+			if _, _, err := srv.Store.Projects().Ensure(ctx, registry.Project{RepoID: repo.ID, Name: p.Project, DisplayName: p.Project}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range w.Publishers {
+			rec, err := p.Record()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Store.Publishers().Create(ctx, &rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hs := httptest.NewServer(srv.Handler())
+		t.Cleanup(hs.Close)
+		return httpEndpoint{url: hs.URL + "/_/oidc/mint-token"}
+	})
+}
+
+type httpEndpoint struct{ url string }
+
+func (e httpEndpoint) Exchange(ctx context.Context, raw string) (bool, string, string) {
+	body, _ := json.Marshal(map[string]string{"token": raw})
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.url, bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, "error", err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Success bool   `json:"success"`
+		Token   string `json:"token"`
+		Errors  []struct {
+			Code        string `json:"code"`
+			Description string `json:"description"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return false, "error", string(b)
+	}
+	if resp.StatusCode == http.StatusOK && out.Success && out.Token != "" {
+		return true, "", ""
+	}
+	if resp.StatusCode != http.StatusUnprocessableEntity || len(out.Errors) == 0 {
+		return false, "error", resp.Status + " " + string(b)
+	}
+	return false, out.Errors[0].Code, out.Errors[0].Description
+}
