@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditDefaultLimit", testAuditDefaultLimit},
 		{"Publishers", testPublishers},
 		{"Replay", testReplay},
+		{"Secrets", testSecrets},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
