@@ -30,6 +30,7 @@ type Store interface {
 	Audit() Audit
 	Publishers() Publishers
 	Replay() Replay
+	Cluster() Cluster
 	Secrets() Secrets
 	// InTx runs fn in one transaction; fn's Store sees and writes only
 	// inside it. The transaction commits when fn returns nil.

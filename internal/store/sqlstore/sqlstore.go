@@ -180,6 +180,17 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
+	// PostgreSQL may abort a transaction that raced another replica's
+	// (serialization failure, deadlock); it is run again from the start.
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, fn)
+		if attempt == maxTxAttempts || !s.d.retryable(err) {
+			return err
+		}
+	}
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(tx store.Store) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.wrap("sqlstore.InTx", err)

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditDefaultLimit", testAuditDefaultLimit},
 		{"Publishers", testPublishers},
 		{"Replay", testReplay},
+		{"ClusterSerials", testSerials},
+		{"ClusterLeases", testLeases},
 		{"Secrets", testSecrets},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
