@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/registry"
 )
 
 // DefaultTokenTTL is the lifetime of a minted upload token (PyPI: 900 s).
@@ -47,6 +48,7 @@ type Exchange struct {
 	Description string // what the caller was told
 	TokenID     string
 	Grants      []Grant
+	Scope       string // RFC 8693 exchanges: the granted scope
 }
 
 // Auditor records every exchange, accepted or refused.
@@ -68,6 +70,10 @@ type Deps struct {
 	Projects   ProjectChecker
 	// TokenTTL is the minted token's lifetime; 0 means DefaultTokenTTL.
 	TokenTTL time.Duration
+	// Policies and Scoped enable the RFC 8693 exchange (Exchange); without
+	// them it refuses as not enabled.
+	Policies PolicySource
+	Scoped   ScopeMinter
 }
 
 // MintResult is a successful exchange.
@@ -76,6 +82,9 @@ type MintResult struct {
 	TokenID string
 	Expires time.Time
 	Grants  []Grant
+	// Entries and Scope are set by Exchange (RFC 8693).
+	Entries []Entry
+	Scope   registry.Scope
 }
 
 // Exchanger turns a verified ID token into an upload token.
@@ -111,26 +120,48 @@ func (x *Exchanger) Verifier() *Verifier { return x.v }
 // Audience is served at GET /_/oidc/audience.
 func (x *Exchanger) Audience() string { return x.v.cfg.Audience }
 
-// MintToken runs the exchange: verify, match publishers, claim the jti,
-// mint (research/oidc-federation.md §2.7). A refusal is returned as an
+// MintToken runs the PyPI exchange: verify, match publishers, claim the
+// jti, mint (research/oidc-federation.md §2.7). A refusal is returned as an
 // errs.Unauthenticated error wrapping a *Refusal (use errors.As and send
 // Refusal.Body with status 422); other errors are the server's fault.
 func (x *Exchanger) MintToken(ctx context.Context, rawJWT string) (MintResult, error) {
-	const op = "oidc.MintToken"
+	return x.run(ctx, "oidc.MintToken", rawJWT, func(ctx context.Context, c Claims) (authorized, *Refusal, error) {
+		grants, r, err := x.match(ctx, c)
+		if r != nil || err != nil {
+			return authorized{}, r, err
+		}
+		return authorized{grants: grants, mint: func(ctx context.Context, meta map[string]any) (string, string, time.Time, error) {
+			return x.d.Minter.MintUpload(ctx, grants, x.d.TokenTTL, "oidc:"+c.IssuerName, meta)
+		}}, nil, nil
+	})
+}
+
+// authorized is what an authorisation step decided: the grants to audit
+// and how to mint the token once the jti is claimed.
+type authorized struct {
+	grants  []Grant
+	entries []Entry
+	mint    func(ctx context.Context, meta map[string]any) (token, tokenID string, expires time.Time, err error)
+	scope   registry.Scope
+}
+
+// run is the one exchange path both endpoints share: verify, authorise,
+// claim the jti, mint, audit.
+func (x *Exchanger) run(ctx context.Context, op, rawJWT string, authorize func(context.Context, Claims) (authorized, *Refusal, error)) (MintResult, error) {
 	now := x.v.cfg.Now()
 	c, r := x.v.verify(ctx, rawJWT)
 	if r != nil {
 		return MintResult{}, x.refused(ctx, now, c, r)
 	}
-	grants, r, err := x.match(ctx, c)
+	a, r, err := authorize(ctx, c)
 	if err != nil {
 		return MintResult{}, x.failed(ctx, now, c, errs.E(errs.Unavailable, op, err))
 	}
 	if r != nil {
 		return MintResult{}, x.refused(ctx, now, c, r)
 	}
-	// The jti is claimed only now, so a token refused for a publisher
-	// mismatch can be retried once the publisher is fixed.
+	// The jti is claimed only now, so a token refused for a publisher or
+	// policy mismatch can be retried once the configuration is fixed.
 	fresh, err := x.d.Replay.Claim(ctx, c.Issuer, c.JTI, c.Expires.Add(x.v.cfg.Leeway+ReplayMargin))
 	if err != nil {
 		return MintResult{}, x.failed(ctx, now, c, errs.E(errs.Unavailable, op, fmt.Errorf("replay store: %w", err)))
@@ -145,13 +176,13 @@ func (x *Exchanger) MintToken(ctx context.Context, rawJWT string) (MintResult, e
 		meta[k] = v
 	}
 	meta["iss"] = c.Issuer
-	token, tokenID, expires, err := x.d.Minter.MintUpload(ctx, grants, x.d.TokenTTL, "oidc:"+c.IssuerName, meta)
+	token, tokenID, expires, err := a.mint(ctx, meta)
 	if err != nil {
 		return MintResult{}, x.failed(ctx, now, c, errs.E(errs.KindOf(err), op, fmt.Errorf("mint: %w", err)))
 	}
 	x.v.m.exchanges.WithLabelValues(c.IssuerName, "ok").Inc()
-	x.audit(ctx, Exchange{Time: now, Issuer: c.Issuer, IssuerName: c.IssuerName, Claims: ids, Outcome: "ok", TokenID: tokenID, Grants: grants})
-	return MintResult{Token: token, TokenID: tokenID, Expires: expires, Grants: grants}, nil
+	x.audit(ctx, Exchange{Time: now, Issuer: c.Issuer, IssuerName: c.IssuerName, Claims: ids, Outcome: "ok", TokenID: tokenID, Grants: a.grants, Scope: FormatScope(a.entries)})
+	return MintResult{Token: token, TokenID: tokenID, Expires: expires, Grants: a.grants, Entries: a.entries, Scope: a.scope}, nil
 }
 
 // match returns the grants of every publisher the claims satisfy.
