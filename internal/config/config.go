@@ -114,9 +114,13 @@ func (l Log) SlogLevel() slog.Level {
 // Repository declares a repository to create at start if it does not exist.
 type Repository struct {
 	Name        string            `yaml:"name"`
-	Kind        registry.RepoKind `yaml:"kind"`   // hosted (remote and virtual: not yet)
+	Kind        registry.RepoKind `yaml:"kind"`   // hosted, remote or virtual
 	Public      *bool             `yaml:"public"` // nil: true
 	Description string            `yaml:"description"`
+	// Remote configures a remote repository (defaults: PyPI, no auth).
+	Remote *registry.RemoteSettings `yaml:"remote"`
+	// Virtual configures a virtual repository (members are required).
+	Virtual *registry.VirtualSettings `yaml:"virtual"`
 }
 
 // IsPublic reports whether the repository can be read without a token.

@@ -133,7 +133,7 @@ func TestUnknownKeys(t *testing.T) {
 	for _, want := range []string{
 		`line 2: unknown key "databse" in the top level (known keys: listen, public_url, data_dir, database,`,
 		`line 8: unknown key "regoin" in blobs.s3 (known keys: bucket, prefix, region,`,
-		`line 11: unknown key "pubic" in repositories[0] (known keys: name, kind, public, description)`,
+		`line 11: unknown key "pubic" in repositories[0] (known keys: name, kind, public, description, remote, virtual)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q:\n%v", want, err)

@@ -107,8 +107,27 @@ func (c *Config) Validate() error {
 		}
 		switch r.Kind {
 		case registry.Hosted:
-		case registry.Remote, registry.Virtual:
-			v.add(f+".kind", fmt.Sprintf("%q repositories are not supported yet; use hosted", r.Kind))
+			if r.Remote != nil || r.Virtual != nil {
+				v.add(f, "a hosted repository takes neither remote nor virtual settings")
+			}
+		case registry.Remote:
+			if r.Virtual != nil {
+				v.add(f+".virtual", "only for kind virtual")
+			}
+			if r.Remote != nil {
+				if err := r.Remote.Check(); err != nil {
+					v.add(f+".remote", err.Error())
+				}
+			}
+		case registry.Virtual:
+			if r.Remote != nil {
+				v.add(f+".remote", "only for kind remote")
+			}
+			if r.Virtual == nil {
+				v.add(f+".virtual", "required: list members (and upload_to)")
+			} else if err := r.Virtual.Check(); err != nil {
+				v.add(f+".virtual", err.Error())
+			}
 		default:
 			v.enum(f+".kind", string(r.Kind), "hosted", "remote", "virtual")
 		}
@@ -163,6 +182,15 @@ func (c *Config) Validate() error {
 			}
 		}
 		v.enum(f+".kind", is.Kind, "github", "gitlab", "generic")
+	}
+
+	for i, f := range c.Secrets.PreviousKEKFiles {
+		switch f {
+		case "":
+			v.add(fmt.Sprintf("secrets.previous_kek_files[%d]", i), "must not be empty")
+		case c.Secrets.KEKFile:
+			v.add(fmt.Sprintf("secrets.previous_kek_files[%d]", i), "is the current secrets.kek_file; list only keys being rotated away from")
+		}
 	}
 
 	if c.Tokens.OIDCTTL < minOIDCTTL || c.Tokens.OIDCTTL > maxOIDCTTL {

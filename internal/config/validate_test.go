@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wharf-dev/wharf/internal/registry"
 )
 
 func TestValidate(t *testing.T) {
@@ -65,6 +67,11 @@ func TestValidate(t *testing.T) {
 				{Name: "v", Kind: "virtual"},
 				{Name: "w", Kind: "mirror"},
 				{Name: strings.Repeat("a", 65), Kind: "hosted"},
+				{Name: "r1", Kind: "remote", Remote: &registry.RemoteSettings{Upstream: "ftp://x/", Auth: "basic"}},
+				{Name: "r2", Kind: "remote", Remote: &registry.RemoteSettings{Auth: "token"}},
+				{Name: "v2", Kind: "virtual", Virtual: &registry.VirtualSettings{Members: []string{"main"}, UploadTo: "other"}},
+				{Name: "ok-remote", Kind: "remote", Remote: &registry.RemoteSettings{Auth: "token", Secret: "pypi", SecretVersion: "latest", MinReleaseAge: registry.Duration(72 * time.Hour)}},
+				{Name: "ok-virtual", Kind: "virtual", Virtual: &registry.VirtualSettings{Members: []string{"main", "ok-remote"}, UploadTo: "main"}},
 			}
 		}, []string{
 			"repositories[1].name: required",
@@ -72,10 +79,12 @@ func TestValidate(t *testing.T) {
 			`repositories[3].name: "_x" is reserved`,
 			`repositories[4].name: "Main" is not a valid repository name`,
 			`repositories[5].name: "main" is already declared at repositories[0]`,
-			`repositories[5].kind: "remote" repositories are not supported yet; use hosted`,
-			`repositories[6].kind: "virtual" repositories are not supported yet`,
+			`repositories[6].virtual: required: list members`,
 			`repositories[7].kind: unknown value "mirror" (want one of hosted, remote, virtual)`,
 			`repositories[8].name: "aaaa`,
+			`repositories[9].remote: upstream "ftp://x/" is not an http(s) URL`,
+			`repositories[10].remote: auth token needs a secret`,
+			`repositories[11].virtual: upload_to "other" must be one of the members`,
 		}},
 		{"oidc ok", func(c *Config) {
 			c.OIDC = OIDC{Audience: "wharf.example", Issuers: []Issuer{{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"},

@@ -43,22 +43,16 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.cfg.Hosted.LookupFile(r.Context(), repo, sha, distName)
+	idx, err := s.index(repo)
 	if err != nil {
 		return err
 	}
-	key := f.SHA256
-	if wantMetadata {
-		if f.MetadataSHA256 == "" {
-			return errs.Errorf(errs.NotFound, "httpapi", "no core metadata is available for '%s'", distName)
-		}
-		key = f.MetadataSHA256
-	}
-	obj, err := s.cfg.Blobs.Open(r.Context(), key)
+	d, err := idx.Open(r.Context(), repo, sha, distName, wantMetadata)
 	if err != nil {
 		return err
 	}
-	defer obj.Close()
+	defer d.Content.Close()
+	key := d.Key
 	h := w.Header()
 	h["Content-Type"] = []string{contentType(filename)}
 	h["Etag"] = []string{`"` + key + `"`}
@@ -68,6 +62,6 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		h["Cache-Control"] = []string{"private, max-age=31536000, immutable"}
 	}
-	http.ServeContent(w, r, "", f.UploadedAt, obj)
+	http.ServeContent(w, r, "", d.ModTime, d.Content)
 	return nil
 }

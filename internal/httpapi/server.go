@@ -25,12 +25,19 @@ import (
 
 // Config holds the server's dependencies.
 type Config struct {
-	Repos   store.Repos
-	Hosted  *hosted.Service
-	Blobs   blob.Store
-	Auth    *auth.Service
-	Logger  *slog.Logger
-	Metrics prometheus.Registerer
+	Repos  store.Repos
+	Hosted *hosted.Service
+	// Remote and Virtual serve those kinds of repository; nil answers
+	// them with "not supported".
+	Remote  registry.Index
+	Virtual registry.Index
+	// UploadTarget maps an upload to a virtual repository to its hosted
+	// member; nil refuses uploads to virtual repositories.
+	UploadTarget func(ctx context.Context, repo registry.Repository) (registry.Repository, error)
+	Blobs        blob.Store
+	Auth         *auth.Service
+	Logger       *slog.Logger
+	Metrics      prometheus.Registerer
 	// MaxFileSize bounds one uploaded file (413 beyond it).
 	MaxFileSize int64
 	// Ready reports whether the server's dependencies answer (/readyz).
@@ -48,6 +55,7 @@ type Config struct {
 // Server is the PyPI-facing HTTP API.
 type Server struct {
 	cfg     Config
+	hosted  registry.Index
 	log     *slog.Logger
 	metrics *metrics
 	mux     *http.ServeMux
@@ -66,6 +74,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), mux: http.NewServeMux(), ids: newRequestIDs()}
 	s.pages.init(4096)
+	if cfg.Hosted != nil {
+		s.hosted = cfg.Hosted.Index()
+	}
 	s.repos = repoCache{ttl: cfg.RepoCacheTTL, repos: cfg.Repos, m: map[string]repoEntry{}}
 	s.routes()
 	return s
@@ -76,6 +87,29 @@ func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
 
 // Mount adds a handler for a pattern (the admin API, trusted publishing).
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// index returns the index serving repo's kind.
+func (s *Server) index(repo registry.Repository) (registry.Index, error) {
+	var idx registry.Index
+	switch repo.Kind {
+	case registry.Hosted:
+		idx = s.hosted
+	case registry.Remote:
+		idx = s.cfg.Remote
+	case registry.Virtual:
+		idx = s.cfg.Virtual
+	}
+	if idx == nil {
+		return nil, errs.Errorf(errs.Unavailable, "httpapi", "repository '%s' is a %s repository, which this server does not serve", repo.Name, repo.Kind)
+	}
+	return idx, nil
+}
+
+// Repo resolves a repository through the short-lived cache (virtual
+// repositories resolve their members with it).
+func (s *Server) Repo(ctx context.Context, name string) (registry.Repository, error) {
+	return s.repos.get(ctx, name)
+}
 
 // ForgetRepo drops a repository from the cache after it changed.
 func (s *Server) ForgetRepo(name string) { s.repos.forget(name) }

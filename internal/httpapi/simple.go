@@ -91,25 +91,40 @@ func negotiate(r *http.Request) (pypi.Format, error) {
 	return f, nil
 }
 
-// servePage answers with a cached page or renders one.
-func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry.Repository, project string, render func(buf *bytes.Buffer, f pypi.Format) error) error {
+// warningStale is the header of a page served stale-if-error (RFC 7234's
+// Warning 110; clients print it, caches understand it).
+var warningStale = []string{`110 - "Response is Stale"`}
+
+// servePage answers with a cached page or renders one. The index's
+// PageToken says, without I/O, whether a rendered page is still current;
+// when it cannot tell, build asks the index, whose answer carries the token
+// of the data it used.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry.Repository, idx registry.Index, project string, build func(buf *bytes.Buffer, f pypi.Format) (registry.PageInfo, error)) error {
 	f, err := negotiate(r)
 	if err != nil {
 		return err
 	}
-	gen := s.cfg.Hosted.Generation(repo.ID)
 	key := pageKey{repo: repo.ID, project: project, format: f}
-	p := s.pages.get(key, gen)
+	var p *page
+	stale := false
+	if tok, ok := idx.PageToken(repo, project); ok {
+		p = s.pages.get(key, tok)
+	}
 	if p == nil {
 		var buf bytes.Buffer
-		if err := render(&buf, f); err != nil {
+		info, err := build(&buf, f)
+		if err != nil {
 			return err
 		}
-		p = &page{gen: gen, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
+		stale = info.Stale
+		p = &page{gen: info.Token, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
 		p.etagHdr, p.lenHdr = []string{p.etag}, []string{strconv.Itoa(len(p.body))}
 		s.pages.put(key, p)
 	}
 	h := w.Header()
+	if stale {
+		h["Warning"] = warningStale
+	}
 	h["Content-Type"] = contentTypeHdr[f]
 	h["Vary"] = varyAccept
 	h["Etag"] = p.etagHdr
@@ -145,17 +160,21 @@ func (s *Server) rootPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.servePage(w, r, repo, "", func(buf *bytes.Buffer, f pypi.Format) error {
-		l, err := s.cfg.Hosted.ProjectList(r.Context(), repo)
+	idx, err := s.index(repo)
+	if err != nil {
+		return err
+	}
+	return s.servePage(w, r, repo, idx, "", func(buf *bytes.Buffer, f pypi.Format) (registry.PageInfo, error) {
+		l, info, err := idx.Root(r.Context(), repo)
 		if err != nil {
-			return err
+			return info, err
 		}
 		if f == pypi.JSONv1 {
 			pypi.RenderProjectListJSON(buf, l)
 		} else {
 			pypi.RenderProjectListHTML(buf, l)
 		}
-		return nil
+		return info, nil
 	})
 }
 
@@ -175,16 +194,20 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.servePage(w, r, repo, name, func(buf *bytes.Buffer, f pypi.Format) error {
-		p, err := s.cfg.Hosted.ProjectPage(r.Context(), repo, name)
+	idx, err := s.index(repo)
+	if err != nil {
+		return err
+	}
+	return s.servePage(w, r, repo, idx, name, func(buf *bytes.Buffer, f pypi.Format) (registry.PageInfo, error) {
+		p, info, err := idx.Project(r.Context(), repo, name)
 		if err != nil {
-			return err
+			return info, err
 		}
 		if f == pypi.JSONv1 {
 			pypi.RenderProjectJSON(buf, p)
 		} else {
 			pypi.RenderProjectHTML(buf, p)
 		}
-		return nil
+		return info, nil
 	})
 }

@@ -49,6 +49,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	repo, err := s.repos.get(r.Context(), r.PathValue("repo"))
+	if err == nil && repo.Kind == registry.Virtual && s.cfg.UploadTarget != nil {
+		// Uploads to a virtual repository go to its hosted member, and the
+		// token must allow uploading there.
+		repo, err = s.cfg.UploadTarget(r.Context(), repo)
+	}
 	if err != nil {
 		fail(err)
 		return

@@ -30,6 +30,7 @@ type Store interface {
 	Audit() Audit
 	Publishers() Publishers
 	Replay() Replay
+	Policies() Policies
 	Cluster() Cluster
 	Secrets() Secrets
 	// InTx runs fn in one transaction; fn's Store sees and writes only

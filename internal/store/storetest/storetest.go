@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClusterSerials", testSerials},
 		{"ClusterLeases", testLeases},
 		{"Secrets", testSecrets},
+		{"Policies", testPolicies},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,45 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/wharf-dev/wharf/internal/pypi"
+)
+
+// Index is what the simple API reads from a repository, whatever its kind:
+// hosted, remote and virtual repositories each implement it, and the HTTP
+// layer dispatches on Repository.Kind.
+type Index interface {
+	// PageToken returns a number that changes whenever the page of project
+	// ("" for the root) may have changed, so rendered pages can be cached
+	// without asking the index. ok is false when the index cannot tell
+	// without doing work (a remote entry past its freshness): the caller
+	// then asks for the page and uses the token that comes back with it.
+	PageToken(repo Repository, project string) (token uint64, ok bool)
+	// Root returns the repository's project list.
+	Root(ctx context.Context, repo Repository) (pypi.ProjectList, PageInfo, error)
+	// Project returns one project's page; name is PEP 503 normalised.
+	Project(ctx context.Context, repo Repository, name string) (pypi.ProjectPage, PageInfo, error)
+	// Open opens the file a download URL names (its core metadata when
+	// metadata is set). A URL whose sha256 is not the file's is not found.
+	Open(ctx context.Context, repo Repository, sha256, filename string, metadata bool) (Download, error)
+}
+
+// PageInfo says how fresh a page is.
+type PageInfo struct {
+	// Token is the PageToken of the data the page was built from.
+	Token uint64
+	// Stale is set when the page is older than its freshness lifetime and
+	// is served because the upstream failed (stale-if-error).
+	Stale bool
+}
+
+// Download is an opened distribution or metadata file.
+type Download struct {
+	Content io.ReadSeekCloser
+	// Key is the sha256 of Content (the ETag).
+	Key     string
+	ModTime time.Time
+}
