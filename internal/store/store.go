@@ -30,6 +30,7 @@ type Store interface {
 	Audit() Audit
 	Publishers() Publishers
 	Replay() Replay
+	Remote() Remote
 	Policies() Policies
 	Cluster() Cluster
 	Secrets() Secrets
