@@ -23,21 +23,8 @@ import (
 func TestMintTokenEndpointAttackSuite(t *testing.T) {
 	t.Parallel()
 	oidctest.Run(t, func(t *testing.T, w *oidctest.World) oidctest.Endpoint {
+		srv := newOIDCServer(t, w)
 		ctx := t.Context()
-		cfg, err := config.Default(func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.DataDir = t.TempDir()
-		cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
-		cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
-		cfg.OIDC.Audience = w.Audience
-		cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
-		srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
 		repo, err := srv.Store.Repos().Get(ctx, "main")
 		if err != nil {
 			t.Fatal(err)
@@ -60,6 +47,27 @@ func TestMintTokenEndpointAttackSuite(t *testing.T) {
 		t.Cleanup(hs.Close)
 		return httpEndpoint{url: hs.URL + "/_/oidc/mint-token"}
 	})
+}
+
+// newOIDCServer builds a whole server on SQLite in a temporary directory
+// that trusts the world's issuers, with the hosted repository "main".
+func newOIDCServer(tb testing.TB, w *oidctest.World) *server.Server {
+	tb.Helper()
+	cfg, err := config.Default(func(string) string { return "" })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DataDir = tb.TempDir()
+	cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
+	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+	cfg.OIDC.Audience = w.Audience
+	cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
+	srv, err := server.New(tb.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 type httpEndpoint struct{ url string }

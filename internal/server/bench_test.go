@@ -3,17 +3,13 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
-	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/oidc/oidctest"
 	"github.com/wharf-dev/wharf/internal/registry"
-	"github.com/wharf-dev/wharf/internal/server"
 )
 
 // BenchmarkMintTokenHTTP measures whole trusted-publishing exchanges over
@@ -22,20 +18,7 @@ import (
 // tokens are signed before the timer starts (each is usable once).
 func BenchmarkMintTokenHTTP(b *testing.B) {
 	w := oidctest.NewWorld(b, nil)
-	cfg, err := config.Default(func(string) string { return "" })
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.DataDir = b.TempDir()
-	cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
-	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
-	cfg.OIDC.Audience = w.Audience
-	cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
-	srv, err := server.New(b.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
+	srv := newOIDCServer(b, w)
 	ctx := b.Context()
 	repo, _ := srv.Store.Repos().Get(ctx, "main")
 	srv.Store.Projects().Ensure(ctx, registry.Project{RepoID: repo.ID, Name: "widgets", DisplayName: "widgets"})
