@@ -23,6 +23,11 @@ type Config struct {
 	// MaxFileSize bounds one uploaded file; the HTTP layer enforces it while
 	// streaming, the service checks it again.
 	MaxFileSize int64
+	// Shared, when set, returns a repository's change serial as stored in
+	// a database other replicas also write (maint.Serials). Generation
+	// adds it to the local counter, so pages cached here go stale when
+	// another replica changes the repository. Nil on a single process.
+	Shared func(repoID int64) uint64
 }
 
 // Service is the hosted-repository domain service.
@@ -32,6 +37,7 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	maxLen int64
+	shared func(repoID int64) uint64
 
 	// generations counts changes per repository ID, so caches of rendered
 	// pages know when they are stale without asking the database.
@@ -53,6 +59,7 @@ func New(cfg Config) *Service {
 		now:         cfg.Now,
 		log:         cfg.Logger,
 		maxLen:      cfg.MaxFileSize,
+		shared:      cfg.Shared,
 		generations: make(map[int64]*atomic.Uint64),
 	}
 }
@@ -69,8 +76,16 @@ func (s *Service) counter(repoID int64) *atomic.Uint64 {
 }
 
 // Generation returns a number that changes whenever the repository's
-// content changes in this process. Caches key rendered pages with it.
-func (s *Service) Generation(repoID int64) uint64 { return s.counter(repoID).Load() }
+// content changes in this process or, with Config.Shared, on another
+// replica. Caches key rendered pages with it. Both parts only grow, so
+// their sum changes whenever either does.
+func (s *Service) Generation(repoID int64) uint64 {
+	g := s.counter(repoID).Load()
+	if s.shared != nil {
+		g += s.shared(repoID)
+	}
+	return g
+}
 
 // Changed records a change to the repository (uploads, yanks, deletions and
 // administrative changes made elsewhere call it).
