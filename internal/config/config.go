@@ -72,6 +72,9 @@ type S3 struct {
 	AccessKeyID         string `yaml:"access_key_id"`
 	SecretAccessKey     Secret `yaml:"secret_access_key"`
 	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
+	// Redirect answers downloads with a 302 to a presigned URL, so the
+	// bytes go from the bucket straight to the client.
+	Redirect bool `yaml:"redirect"`
 }
 
 // TLS makes wharf serve HTTPS itself. With neither files nor SelfSigned it
