@@ -45,6 +45,7 @@ type Config struct {
 	Repositories []Repository `yaml:"repositories"`
 	OIDC         OIDC         `yaml:"oidc"`
 	Tokens       Tokens       `yaml:"tokens"`
+	Secrets      Secrets      `yaml:"secrets"`
 }
 
 // Database selects the metadata store.
@@ -192,6 +193,20 @@ type Issuer struct {
 type Tokens struct {
 	// OIDCTTL is the lifetime of tokens minted from OIDC ID tokens.
 	OIDCTTL time.Duration `yaml:"oidc_ttl"`
+}
+
+// Secrets configures the key-encryption key (KEK) of the secret store: 32
+// random bytes in base64 or hex, from a file or an environment variable.
+// With neither, wharf keeps a generated key in <data_dir>/kek (and warns).
+type Secrets struct {
+	KEKFile string `yaml:"kek_file"`
+	KEKEnv  string `yaml:"kek_env"` // the name of a variable, e.g. WHARF_KEK
+	// PreviousKEKFiles can still unwrap data keys: list the old key here
+	// while `wharf secret rotate-kek` moves to a new one.
+	PreviousKEKFiles []string `yaml:"previous_kek_files"`
+	// KEK is the key text read from KEKFile or the KEKEnv variable at load
+	// ("" when neither is set); package secrets parses it.
+	KEK Secret `yaml:"-"`
 }
 
 // Defaults.

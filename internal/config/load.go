@@ -61,7 +61,7 @@ func parse(data []byte, base string, getenv func(string) string) (*Config, error
 			return nil, err
 		}
 	}
-	if err := c.resolve(base); err != nil {
+	if err := c.resolve(base, getenv); err != nil {
 		return nil, err
 	}
 	c.ApplyDefaults()
@@ -225,7 +225,7 @@ func validVarName(s string) bool {
 
 // resolve makes relative paths absolute against base and reads the *_file
 // secrets into their siblings.
-func (c *Config) resolve(base string) error {
+func (c *Config) resolve(base string, getenv func(string) string) error {
 	abs := func(p *string) {
 		if base != "" && *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
@@ -237,6 +237,10 @@ func (c *Config) resolve(base string) error {
 	abs(&c.TLS.KeyFile)
 	abs(&c.Database.DSNFile)
 	abs(&c.Blobs.S3.SecretAccessKeyFile)
+	abs(&c.Secrets.KEKFile)
+	for i := range c.Secrets.PreviousKEKFiles {
+		abs(&c.Secrets.PreviousKEKFiles[i])
+	}
 	if (c.Database.Driver == "" || c.Database.Driver == "sqlite") && isPlainPath(string(c.Database.DSN)) {
 		p := string(c.Database.DSN)
 		abs(&p)
@@ -245,6 +249,7 @@ func (c *Config) resolve(base string) error {
 	return errors.Join(
 		readSecretFile("database.dsn", &c.Database.DSN, c.Database.DSNFile),
 		readSecretFile("blobs.s3.secret_access_key", &c.Blobs.S3.SecretAccessKey, c.Blobs.S3.SecretAccessKeyFile),
+		c.Secrets.readKEK(getenv),
 	)
 }
 
@@ -271,5 +276,25 @@ func readSecretFile(field string, dst *Secret, file string) error {
 		return &FieldError{Field: field + "_file", Msg: "file " + file + " is empty"}
 	}
 	*dst = Secret(v)
+	return nil
+}
+
+// readKEK reads the key text from kek_file or the kek_env variable.
+func (s *Secrets) readKEK(getenv func(string) string) error {
+	switch {
+	case s.KEKFile != "" && s.KEKEnv != "":
+		return &FieldError{Field: "secrets.kek_env", Msg: "set either secrets.kek_file or secrets.kek_env, not both"}
+	case s.KEKFile != "":
+		return readSecretFile("secrets.kek", &s.KEK, s.KEKFile)
+	case s.KEKEnv != "":
+		if !validVarName(s.KEKEnv) {
+			return &FieldError{Field: "secrets.kek_env", Msg: fmt.Sprintf("%q is not an environment variable name", s.KEKEnv)}
+		}
+		v := strings.TrimSpace(getenv(s.KEKEnv))
+		if v == "" {
+			return &FieldError{Field: "secrets.kek_env", Msg: "environment variable " + s.KEKEnv + " is not set"}
+		}
+		s.KEK = Secret(v)
+	}
 	return nil
 }
