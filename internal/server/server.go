@@ -27,6 +27,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
+	"github.com/wharf-dev/wharf/internal/secrets"
 	"github.com/wharf-dev/wharf/internal/store"
 	"github.com/wharf-dev/wharf/internal/store/sqlstore"
 )
@@ -44,6 +45,8 @@ type Server struct {
 	handler http.Handler
 	// Exchanger runs trusted publishing; nil when no issuer is configured.
 	Exchanger *oidc.Exchanger
+	// Secrets is the encrypted secret store (upstream credentials).
+	Secrets *secrets.Service
 	// FirstToken is the admin token minted at the first start of a new
 	// installation ("" otherwise). It is shown once and never stored.
 	FirstToken string
@@ -103,6 +106,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s := &Server{cfg: cfg, log: log, reg: obs.NewRegistry(), Store: st, Blobs: bs}
 	s.Auth = auth.New(auth.Config{Tokens: st.Tokens(), Logger: log})
 	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize)})
+	if s.Secrets, err = newSecrets(cfg, st, log); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("secret store: %w", err)
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -120,6 +127,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
 		RepoChanged: s.api.ForgetRepo,
 	})
+	admin.MountSecrets(s.Secrets)
 	s.api.Mount("/api/v1/", admin.Handler())
 	s.handler = s.api.Handler()
 	return s, nil
