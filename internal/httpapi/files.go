@@ -7,6 +7,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/pypi"
+	"github.com/wharf-dev/wharf/internal/registry"
 )
 
 const metadataSuffix = ".metadata"
@@ -43,6 +44,11 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.Redirect && repo.Kind == registry.Hosted {
+		if signer, ok := s.cfg.Blobs.(blob.Signer); ok {
+			return s.redirectDownload(w, r, signer, repo, sha, filename, distName, wantMetadata)
+		}
+	}
 	idx, err := s.index(repo)
 	if err != nil {
 		return err
@@ -63,5 +69,29 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		h["Cache-Control"] = []string{"private, max-age=31536000, immutable"}
 	}
 	http.ServeContent(w, r, "", d.ModTime, d.Content)
+	return nil
+}
+
+// redirectDownload answers a hosted download with a 302 to a presigned URL
+// of the blob store, so the bytes do not pass through wharf.
+func (s *Server) redirectDownload(w http.ResponseWriter, r *http.Request, signer blob.Signer, repo registry.Repository, sha, filename, distName string, metadata bool) error {
+	f, err := s.cfg.Hosted.LookupFile(r.Context(), repo, sha, distName)
+	if err != nil {
+		return err
+	}
+	key := f.SHA256
+	if metadata {
+		if f.MetadataSHA256 == "" {
+			return errs.Errorf(errs.NotFound, "httpapi", "no core metadata is available for '%s'", distName)
+		}
+		key = f.MetadataSHA256
+	}
+	u, err := signer.SignedURL(r.Context(), key, filename, contentType(filename))
+	if err != nil {
+		return err
+	}
+	// The URL expires: the redirect must not outlive it in a cache.
+	w.Header()["Cache-Control"] = []string{"private, no-store"}
+	http.Redirect(w, r, u, http.StatusFound)
 	return nil
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// RepoCacheTTL bounds how long a repository's settings are cached
 	// (other replicas may change them). Default 2 s.
 	RepoCacheTTL time.Duration
+	// Redirect answers downloads of hosted files with a 302 to a
+	// time-limited URL of the blob store, when Blobs is a blob.Signer.
+	Redirect bool
 }
 
 // Server is the PyPI-facing HTTP API.
