@@ -27,6 +27,8 @@ import (
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
+	"github.com/wharf-dev/wharf/internal/registry/remote"
+	"github.com/wharf-dev/wharf/internal/registry/virtual"
 	"github.com/wharf-dev/wharf/internal/secrets"
 	"github.com/wharf-dev/wharf/internal/store"
 	"github.com/wharf-dev/wharf/internal/store/sqlstore"
@@ -41,6 +43,8 @@ type Server struct {
 	Blobs   blob.Store
 	Auth    *auth.Service
 	Hosted  *hosted.Service
+	Remote  *remote.Service
+	Virtual *virtual.Service
 	api     *httpapi.Server
 	handler http.Handler
 	// Exchanger runs trusted publishing; nil when no issuer is configured.
@@ -118,7 +122,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		st.Close()
 		return nil, fmt.Errorf("trusted publishing: %w", err)
 	}
+	s.newRemoteServices(func(ctx context.Context, name string) (registry.Repository, error) { return s.api.Repo(ctx, name) })
 	s.api = httpapi.New(httpapi.Config{
+		Remote: s.Remote, Virtual: s.Virtual, UploadTarget: s.Virtual.UploadTarget,
 		Repos: st.Repos(), Hosted: s.Hosted, Blobs: bs, Auth: s.Auth, Logger: log,
 		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
 		Ready: s.ready, Exchanger: s.Exchanger,
@@ -156,7 +162,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	fresh := len(repos) == 0
 	want := s.cfg.Repositories
 	if fresh && len(want) == 0 {
-		want = []config.Repository{{Name: "local", Kind: registry.Hosted, Description: "Packages uploaded to this wharf"}}
+		want = defaultRepos()
 	}
 	for _, r := range want {
 		repo := registry.Repository{Name: r.Name, Kind: r.Kind, Public: r.IsPublic(), Description: r.Description}
@@ -167,6 +173,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return fmt.Errorf("creating repository %s: %w", r.Name, err)
 		default:
 			s.log.Info("repository created", "repo", r.Name, "kind", r.Kind, "public", repo.Public)
+		}
+		if err := s.declareSettings(ctx, r); err != nil {
+			return fmt.Errorf("settings of repository %s: %w", r.Name, err)
 		}
 	}
 	if err := s.declarePublishers(ctx); err != nil {

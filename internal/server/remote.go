@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/remote"
+	"github.com/wharf-dev/wharf/internal/registry/virtual"
+	"github.com/wharf-dev/wharf/internal/upstream"
+)
+
+// defaultRepos is what a fresh installation with no declared repositories
+// gets: a hosted repository, a pull-through cache of PyPI and a virtual
+// repository serving both, local first (a local project hides PyPI's).
+func defaultRepos() []config.Repository {
+	return []config.Repository{
+		{Name: "local", Kind: registry.Hosted, Description: "Packages uploaded to this wharf"},
+		{Name: "pypi", Kind: registry.Remote, Description: "Pull-through cache of PyPI",
+			Remote: &registry.RemoteSettings{Upstream: registry.DefaultUpstream}},
+		{Name: "all", Kind: registry.Virtual, Description: "local, then PyPI",
+			Virtual: &registry.VirtualSettings{Members: []string{"local", "pypi"}, UploadTo: "local"}},
+	}
+}
+
+// declareSettings stores the settings a repository entry of the
+// configuration declares; the file wins over earlier API changes, as for
+// every declared object.
+func (s *Server) declareSettings(ctx context.Context, r config.Repository) error {
+	if r.Remote == nil && r.Virtual == nil {
+		return nil
+	}
+	repo, err := s.Store.Repos().Get(ctx, r.Name)
+	if err != nil {
+		return err
+	}
+	if repo.Kind != r.Kind {
+		return fmt.Errorf("repository %s is %s in the database but declared %s", r.Name, repo.Kind, r.Kind)
+	}
+	b, err := json.Marshal(registry.RepoSettings{Remote: r.Remote, Virtual: r.Virtual})
+	if err != nil {
+		return err
+	}
+	return s.Store.Remote().PutSettings(ctx, repo.ID, b)
+}
+
+// lazySecrets opens the secret store on the first upstream request that
+// needs a credential, so installations without authenticated upstreams
+// never create a key-encryption key.
+type lazySecrets struct {
+	s    *Server
+	once sync.Once
+	svc  upstream.Secrets
+	err  error
+}
+
+func (l *lazySecrets) Access(ctx context.Context, repo, name, version string) ([]byte, int, error) {
+	l.once.Do(func() {
+		svc, err := newSecrets(l.s.cfg, l.s.Store, l.s.log)
+		if err != nil {
+			l.err = errs.E(errs.Unavailable, "secrets", err)
+			return
+		}
+		l.svc = svc
+	})
+	if l.err != nil {
+		return nil, 0, l.err
+	}
+	return l.svc.Access(ctx, repo, name, version)
+}
+
+// newRemoteServices builds the remote and virtual repository services.
+// repo resolves repositories through the HTTP layer's cache.
+func (s *Server) newRemoteServices(repo func(ctx context.Context, name string) (registry.Repository, error)) {
+	client := upstream.New(upstream.Config{Secrets: &lazySecrets{s: s}})
+	s.Remote = remote.New(remote.Config{
+		Store: s.Store, Blobs: s.Blobs, Upstream: client, Logger: s.log, Metrics: s.reg,
+		MaxFileSize: int64(s.cfg.Upload.MaxFileSize) * 4,
+	})
+	s.Virtual = virtual.New(virtual.Config{
+		Store: s.Store, Repo: repo,
+		Index: func(kind registry.RepoKind) registry.Index {
+			switch kind {
+			case registry.Hosted:
+				return s.Hosted.Index()
+			case registry.Remote:
+				return s.Remote
+			case registry.Virtual:
+				return s.Virtual
+			}
+			return nil
+		},
+	})
+}
