@@ -51,6 +51,7 @@ type Server struct {
 	Exchanger *oidc.Exchanger
 	// Secrets is the encrypted secret store (upstream credentials).
 	Secrets *secrets.Service
+	cluster *clusterState // replica coordination (cluster.go)
 	// FirstToken is the admin token minted at the first start of a new
 	// installation ("" otherwise). It is shown once and never stored.
 	FirstToken string
@@ -72,6 +73,8 @@ func OpenStores(ctx context.Context, cfg *config.Config) (store.Store, blob.Stor
 	switch cfg.Blobs.Driver {
 	case "fs":
 		bs, err = fsblob.New(cfg.Blobs.Dir)
+	case "s3":
+		bs, err = openS3(ctx, cfg)
 	default:
 		err = fmt.Errorf("blob driver %q is not supported yet", cfg.Blobs.Driver)
 	}
@@ -109,7 +112,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	s := &Server{cfg: cfg, log: log, reg: obs.NewRegistry(), Store: st, Blobs: bs}
 	s.Auth = auth.New(auth.Config{Tokens: st.Tokens(), Logger: log})
-	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize)})
+	s.cluster = newCluster(cfg, st, bs, log)
+	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize), Shared: s.cluster.shared()})
 	if s.Secrets, err = newSecrets(cfg, st, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
@@ -128,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Repos: st.Repos(), Hosted: s.Hosted, Blobs: bs, Auth: s.Auth, Logger: log,
 		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
 		Ready: s.ready, Exchanger: s.Exchanger,
+		Redirect: cfg.Blobs.Driver == "s3" && cfg.Blobs.S3.Redirect,
 	})
 	admin := adminapi.New(adminapi.Config{
 		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
@@ -149,7 +154,7 @@ func (s *Server) ready(ctx context.Context) error {
 	if err := s.Store.Ping(ctx); err != nil {
 		return errs.E(errs.Unavailable, "database", err)
 	}
-	return nil
+	return s.pingBlobs(ctx)
 }
 
 // bootstrap creates what a new installation needs and what the
@@ -214,6 +219,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go s.Auth.Run(ctx)
+	s.cluster.run(ctx)
 	if s.Exchanger != nil {
 		go s.Exchanger.Verifier().Run(ctx)
 	}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/wharf-dev/wharf/internal/blob"
+	"github.com/wharf-dev/wharf/internal/blob/s3blob"
+	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/maint"
+	"github.com/wharf-dev/wharf/internal/store"
+)
+
+// clusterState is what lets several replicas share one database: the
+// change serials page caches follow (PostgreSQL only: one SQLite process
+// sees all its own changes) and the background maintenance runner.
+type clusterState struct {
+	serials *maint.Serials // nil on SQLite
+	runner  *maint.Runner
+}
+
+func newCluster(cfg *config.Config, st store.Store, bs blob.Store, log *slog.Logger) *clusterState {
+	c := &clusterState{runner: maint.NewRunner(maint.Config{Store: st, Blobs: bs, Logger: log})}
+	if cfg.Database.Driver == "postgres" {
+		c.serials = maint.NewSerials(st.Cluster(), 0, log)
+	}
+	return c
+}
+
+// shared is hosted.Config.Shared: nil on a single process, so its page
+// cache never reads the database.
+func (c *clusterState) shared() func(int64) uint64 {
+	if c == nil || c.serials == nil {
+		return nil
+	}
+	return c.serials.Get
+}
+
+// run starts the background loops; they end with ctx.
+func (c *clusterState) run(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	if c.serials != nil {
+		c.serials.Refresh(ctx)
+		go c.serials.Run(ctx)
+	}
+	go c.runner.Run(ctx)
+}
+
+// openS3 opens the S3 blob store the configuration names. Upload spool
+// files go to the data directory's tmp/ when it can be created, else to
+// the system's temporary directory.
+func openS3(ctx context.Context, cfg *config.Config) (blob.Store, error) {
+	c := cfg.Blobs.S3
+	tmp := ""
+	if cfg.DataDir != "" {
+		dir := filepath.Join(cfg.DataDir, "tmp")
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			tmp = dir
+		}
+	}
+	bs, err := s3blob.New(ctx, s3blob.Config{
+		Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region, Endpoint: c.Endpoint, PathStyle: c.PathStyle,
+		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey.Value(), TempDir: tmp,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 bucket %q: %w", c.Bucket, err)
+	}
+	return bs, nil
+}
+
+// pingBlobs is the blob store's part of readiness.
+func (s *Server) pingBlobs(ctx context.Context) error {
+	if p, ok := s.Blobs.(blob.Pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return errs.E(errs.Unavailable, "object store", err)
+		}
+	}
+	return nil
+}
