@@ -98,11 +98,16 @@ func (x *Exchanger) authorizeExchange(ctx context.Context, c Claims, req []Scope
 	if len(entries) == 0 {
 		return authorized{}, x.noGrant(set, c, d, pubRefusal), nil
 	}
-	entries, missing := Narrow(entries, req)
+	narrowed, missing := Narrow(entries, req)
 	if missing != nil {
+		why := ""
+		if r := x.noGrant(set, c, Decision{}, nil); r.Reason == ReasonNoPolicy && strings.Contains(r.Description, "claim ") {
+			why = "; the closest trust policy failed: " + strings.TrimPrefix(r.Description, "valid token, but no trust policy matches: ")
+		}
 		return authorized{}, refuse(CodeInvalidScope, ReasonScope,
-			"valid token, but %s was requested and no policy matching your token grants it (granted: %s)", missing, FormatScope(d.Entries)), nil
+			"valid token, but %s was requested and nothing matching your token grants it (granted: %s)%s", missing, cmpOr(FormatScope(entries), "nothing"), why), nil
 	}
+	entries = narrowed
 	scope, ttl, ok := ToScope(entries)
 	if !ok {
 		return authorized{}, refuse(CodeInvalidScope, ReasonScope,
@@ -188,4 +193,18 @@ func Hint(claim, got string) string {
 		return "; the policy trusts another owner or repository"
 	}
 	return ""
+}
+
+// EnablePolicies turns on the RFC 8693 exchange. Call it before serving.
+func (x *Exchanger) EnablePolicies(p PolicySource, m ScopeMinter) {
+	x.d.Policies, x.d.Scoped = p, m
+}
+
+// Issuers lists the configured issuers, for policy validation.
+func (x *Exchanger) Issuers() []IssuerInfo {
+	out := make([]IssuerInfo, len(x.v.cfg.Issuers))
+	for i, ic := range x.v.cfg.Issuers {
+		out[i] = IssuerInfo{Name: ic.Name, URL: ic.URL, Kind: ic.Kind}
+	}
+	return out
 }

@@ -139,6 +139,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		RepoChanged: s.api.ForgetRepo,
 	})
 	admin.MountSecrets(s.Secrets)
+	policySvc, err := s.enablePolicies()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("trust policies: %w", err)
+	}
+	admin.MountPolicies(policySvc)
 	s.api.Mount("/api/v1/", admin.Handler())
 	s.handler = s.api.Handler()
 	return s, nil
