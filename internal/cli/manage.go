@@ -29,6 +29,7 @@ func addManagementCommands(root *cobra.Command, env Env) {
 		newYankCmd(env, false),
 		newDeleteCmd(env),
 		newAuditCmd(env),
+		newSecretCmd(env),
 	)
 }
 
