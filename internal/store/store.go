@@ -30,9 +30,9 @@ type Store interface {
 	Audit() Audit
 	Publishers() Publishers
 	Replay() Replay
-	Remote() Remote
 	Policies() Policies
 	Cluster() Cluster
+	Remote() Remote
 	Secrets() Secrets
 	// InTx runs fn in one transaction; fn's Store sees and writes only
 	// inside it. The transaction commits when fn returns nil.
