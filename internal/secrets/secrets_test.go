@@ -619,3 +619,37 @@ func scanColumns(t *testing.T, db *sql.DB, fn func(table, col string, v []byte))
 		rows.Close()
 	}
 }
+
+// BenchmarkAccess is one upstream request's secret lookup: resolve
+// "latest", check the grant, unwrap, decrypt, audit.
+func BenchmarkAccess(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "wharf.db")
+	st, err := sqlstore.Open(b.Context(), sqlstore.Config{DSN: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := b.Context()
+	if err := st.Repos().Create(ctx, &registry.Repository{Name: "pypi", Kind: registry.Remote}); err != nil {
+		b.Fatal(err)
+	}
+	svc, err := New(Config{Store: st, KEK: key(1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Create(ctx, "tok"); err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Grant(ctx, "tok", "pypi"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.AddVersion(ctx, "tok", []byte("pypi-benchmark-token")); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := svc.Access(ctx, "pypi", "tok", Latest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
