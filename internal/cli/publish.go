@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,10 +37,10 @@ import (
 const exchangeTimeout = 30 * time.Second
 
 type publishFlags struct {
-	repositoryURL, repo, server      string
-	idToken, idTokenEnv, idTokenFile string
-	skipExisting                     bool
-	caFile                           string
+	repositoryURL, repo, server string
+	idTokenFlags
+	skipExisting bool
+	caFile       string
 }
 
 func newPublishCmd(env Env) *cobra.Command {
@@ -94,6 +93,7 @@ type publishRun struct {
 	uploadURL   string // https://host/repo/legacy/
 	root        string // https://host: the trusted-publishing endpoints live at the host root
 	github      bool   // running in GitHub Actions: mask the token
+	ci          *ciClient
 	out, errOut io.Writer
 }
 
@@ -136,6 +136,7 @@ func (f publishFlags) prepare(env Env) (*publishRun, error) {
 	// Uploads are never redirected (twine, poetry and pdm refuse too): a
 	// redirect would resend the token to wherever it points.
 	p.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p.ci = &ciClient{hc: p.hc, getenv: p.getenv, github: p.github, cmd: "publish"}
 	return p, nil
 }
 
@@ -300,11 +301,11 @@ func inspectDist(path string) (*distFile, error) {
 // exchange runs the trusted-publishing exchange and returns the upload
 // token. On GitHub Actions the token is masked before this returns.
 func (p *publishRun) exchange(ctx context.Context) (string, error) {
-	aud, err := p.audience(ctx)
+	aud, err := p.ci.audience(ctx, p.root)
 	if err != nil {
 		return "", err
 	}
-	jwt, source, err := p.idToken(ctx, aud)
+	jwt, source, err := p.ci.idToken(ctx, p.f.idTokenFlags, aud)
 	if err != nil {
 		return "", err
 	}
@@ -323,137 +324,6 @@ func (p *publishRun) exchange(ctx context.Context) (string, error) {
 	return tok, nil
 }
 
-// doJSON does one exchange request and decodes a JSON answer of at most
-// 64 KiB; status is returned for the caller to judge.
-func (p *publishRun) doJSON(ctx context.Context, req *http.Request, v any) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
-	defer cancel()
-	resp, err := p.hc.Do(req.WithContext(ctx))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return resp.StatusCode, nil, err
-	}
-	if resp.StatusCode == http.StatusOK && v != nil {
-		if err := json.Unmarshal(body, v); err != nil {
-			return resp.StatusCode, body, fmt.Errorf("the answer is not the expected JSON: %w", err)
-		}
-	}
-	return resp.StatusCode, body, nil
-}
-
-func (p *publishRun) audience(ctx context.Context) (string, error) {
-	u := p.root + "/_/oidc/audience"
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	var res struct {
-		Audience string `json:"audience"`
-	}
-	status, _, err := p.doJSON(ctx, req, &res)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("GET %s: %w", u, err)
-	case status == http.StatusForbidden:
-		return "", fmt.Errorf("%s has trusted publishing disabled: its operator must configure an OIDC issuer (oidc.issuers)", p.root)
-	case status == http.StatusNotFound:
-		return "", fmt.Errorf("%s does not offer trusted publishing (GET /_/oidc/audience: 404): check --repository-url", p.root)
-	case status != http.StatusOK:
-		return "", fmt.Errorf("GET %s: unexpected status %d", u, status)
-	case res.Audience == "":
-		return "", fmt.Errorf("GET %s: no audience in the answer", u)
-	}
-	return res.Audience, nil
-}
-
-// idToken finds the CI job's OIDC ID token for aud, and says where from.
-func (p *publishRun) idToken(ctx context.Context, aud string) (jwt, source string, err error) {
-	f := p.f
-	switch {
-	case f.idToken != "":
-		return strings.TrimSpace(f.idToken), "--id-token", nil
-	case f.idTokenEnv != "":
-		v := strings.TrimSpace(p.getenv(f.idTokenEnv))
-		if v == "" {
-			return "", "", fmt.Errorf("--id-token-env: $%s is empty or unset (GitLab CI: declare it under id_tokens: with aud: %s)", f.idTokenEnv, aud)
-		}
-		return v, "$" + f.idTokenEnv, nil
-	case f.idTokenFile != "":
-		b, err := os.ReadFile(f.idTokenFile)
-		if err != nil {
-			return "", "", fmt.Errorf("--id-token-file: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", "", fmt.Errorf("--id-token-file %s is empty", f.idTokenFile)
-		}
-		return v, f.idTokenFile, nil
-	}
-	reqURL, reqTok := p.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), p.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-	if reqURL != "" && reqTok != "" {
-		jwt, err := p.githubToken(ctx, reqURL, reqTok, aud)
-		return jwt, "the GitHub Actions runtime", err
-	}
-	if p.github {
-		return "", "", errors.New("no ID token: ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set, " +
-			"which means the job is missing the id-token: write permission. Add to the job (or workflow):\n\n" +
-			"    permissions:\n      id-token: write\n\n" +
-			"Pull requests from forks never get an ID token.")
-	}
-	if p.getenv("GITLAB_CI") == "true" {
-		for _, name := range []string{"WHARF_ID_TOKEN", audienceEnvName(aud)} {
-			if v := strings.TrimSpace(p.getenv(name)); v != "" {
-				return v, "$" + name, nil
-			}
-		}
-		return "", "", fmt.Errorf("no ID token: declare one in the job and pass its name, e.g.\n\n"+
-			"    id_tokens:\n      WHARF_ID_TOKEN:\n        aud: %s\n    script:\n      - wharf publish --id-token-env WHARF_ID_TOKEN", aud)
-	}
-	return "", "", errors.New("no ID token: run in GitHub Actions (with permissions: id-token: write), " +
-		"or pass --id-token-env VAR or --id-token-file FILE (GitLab CI and other issuers)")
-}
-
-// audienceEnvName is the variable the `id` library and uv read in GitLab
-// CI: the audience upper-cased, every other character '_', + _ID_TOKEN.
-func audienceEnvName(aud string) string {
-	b := []byte(strings.ToUpper(aud))
-	for i, c := range b {
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b) + "_ID_TOKEN"
-}
-
-// githubToken asks the Actions runtime for an ID token with our audience:
-// GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD, bearer the request token.
-func (p *publishRun) githubToken(ctx context.Context, reqURL, reqTok, aud string) (string, error) {
-	sep := "&"
-	if !strings.Contains(reqURL, "?") {
-		sep = "?"
-	}
-	req, err := http.NewRequest(http.MethodGet, reqURL+sep+"audience="+url.QueryEscape(aud), nil)
-	if err != nil {
-		return "", fmt.Errorf("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: %w", err)
-	}
-	req.Header.Set("Authorization", "bearer "+reqTok)
-	req.Header.Set("Accept", "application/json")
-	var res struct {
-		Value string `json:"value"`
-	}
-	status, body, err := p.doJSON(ctx, req, &res)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("requesting an ID token from the Actions runtime: %w", err)
-	case status != http.StatusOK:
-		return "", fmt.Errorf("requesting an ID token from the Actions runtime: status %d: %s", status, snippet(body))
-	case res.Value == "":
-		return "", errors.New("the Actions runtime answered without an ID token")
-	}
-	return res.Value, nil
-}
-
 // mint exchanges the ID token for an upload token at /_/oidc/mint-token.
 func (p *publishRun) mint(ctx context.Context, jwt string) (token string, expires int64, err error) {
 	u := p.root + "/_/oidc/mint-token"
@@ -464,7 +334,7 @@ func (p *publishRun) mint(ctx context.Context, jwt string) (token string, expire
 		Token   string `json:"token"`
 		Expires int64  `json:"expires"`
 	}
-	status, body, err := p.doJSON(ctx, req, &res)
+	status, body, err := p.ci.doJSON(ctx, req, &res)
 	switch {
 	case err != nil:
 		return "", 0, fmt.Errorf("POST %s: %w", u, err)
@@ -501,45 +371,6 @@ func mintError(status int, body []byte, jwt string) error {
 		b.WriteString("\nyour ID token's claims:\n" + claims)
 	}
 	return errors.New(b.String())
-}
-
-// shownClaims are the claims printed with a refusal, in this order.
-var shownClaims = []string{"iss", "aud", "sub", "repository", "repository_owner", "repository_owner_id", "repository_id",
-	"workflow_ref", "job_workflow_ref", "ref", "environment", "event_name", "project_path", "ci_config_ref_uri"}
-
-// tokenClaims decodes (without verifying) the payload of a JWT and lists
-// the identifying claims, one per line.
-func tokenClaims(jwt string) string {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return ""
-	}
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return ""
-	}
-	var b strings.Builder
-	for _, k := range shownClaims {
-		if v, ok := m[k]; ok {
-			fmt.Fprintf(&b, "  %s: %v\n", k, v)
-		}
-	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }
 
 type uploadResult int
