@@ -40,6 +40,9 @@ type Config struct {
 	// RepoChanged is told when a repository's settings change or it is
 	// deleted, so caches elsewhere (the PyPI API's) forget it.
 	RepoChanged func(name string)
+	// SettingsChanged is told when a repository's remote or virtual
+	// settings change or it is deleted, so the services drop cached copies.
+	SettingsChanged func(repoID int64)
 	// Now is the clock for audit entries; default time.Now.
 	Now func() time.Time
 }
@@ -51,6 +54,7 @@ type API struct {
 	auth        *auth.Service
 	log         *slog.Logger
 	repoChanged func(string)
+	settingsChg func(int64)
 	now         func() time.Time
 	mux         *http.ServeMux
 }
@@ -59,13 +63,16 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{
 		store: cfg.Store, hosted: cfg.Hosted, auth: cfg.Auth, log: cfg.Logger,
-		repoChanged: cfg.RepoChanged, now: cfg.Now, mux: http.NewServeMux(),
+		repoChanged: cfg.RepoChanged, settingsChg: cfg.SettingsChanged, now: cfg.Now, mux: http.NewServeMux(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.repoChanged == nil {
 		a.repoChanged = func(string) {}
+	}
+	if a.settingsChg == nil {
+		a.settingsChg = func(int64) {}
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -236,6 +243,7 @@ func (a *API) whoami(w http.ResponseWriter, _ *http.Request, p auth.Principal) e
 // changed tells the caches keyed on a repository that it changed.
 func (a *API) changed(repo registry.Repository) {
 	a.repoChanged(repo.Name)
+	a.settingsChg(repo.ID)
 	if a.hosted != nil {
 		a.hosted.Changed(repo.ID)
 	}

@@ -239,10 +239,10 @@ func TestRepoPermissions(t *testing.T) {
 		{"duplicate", e.admin, create("local"), errs.Conflict, "repository 'local' already exists"},
 		{"reserved name", e.admin, create("api"), errs.Invalid, "invalid repository name \"api\""},
 		{"bad name", e.admin, create("Has Space"), errs.Invalid, "invalid repository name"},
-		{"remote kind", e.admin, func(ctx context.Context, c *adminapi.Client) error {
-			_, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "pypi", Kind: "remote"})
+		{"virtual without members", e.admin, func(ctx context.Context, c *adminapi.Client) error {
+			_, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "all", Kind: "virtual"})
 			return err
-		}, errs.Invalid, "use kind \"hosted\""},
+		}, errs.Invalid, "virtual repository 'all' needs members"},
 		{"missing repo", e.admin, get("nope"), errs.NotFound, "repository 'nope' does not exist"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

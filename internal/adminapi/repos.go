@@ -40,7 +40,11 @@ func (a *API) listRepos(w http.ResponseWriter, r *http.Request, p auth.Principal
 	out := make([]Repo, 0, len(repos))
 	for _, repo := range repos {
 		if p.Check(registry.Read, repo.Name, "") == nil {
-			out = append(out, repoOf(repo))
+			v, err := a.repoView(r.Context(), a.store, repo)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -60,35 +64,47 @@ func (a *API) createRepo(w http.ResponseWriter, r *http.Request, p auth.Principa
 			"invalid repository name %q: use up to 64 lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, and not one of the reserved words %v",
 			req.Name, registry.ReservedNames)
 	}
-	switch registry.RepoKind(req.Kind) {
-	case "", registry.Hosted:
-	case registry.Remote, registry.Virtual:
-		return errs.Errorf(errs.Invalid, op, "repository kind %q cannot be created through the API yet: use kind \"hosted\"", req.Kind)
-	default:
-		return errs.Errorf(errs.Invalid, op, "unknown repository kind %q: use \"hosted\"", req.Kind)
+	kind, err := repoKind(req.Kind)
+	if err != nil {
+		return err
 	}
 	if err := checkDescription(req.Description); err != nil {
 		return err
 	}
-	repo := registry.Repository{Name: req.Name, Kind: registry.Hosted, Public: req.Public, Description: req.Description}
-	err := a.store.InTx(r.Context(), func(tx store.Store) error {
+	repo := registry.Repository{Name: req.Name, Kind: kind, Public: req.Public, Description: req.Description}
+	var view Repo
+	err = a.store.InTx(r.Context(), func(tx store.Store) error {
+		settings, err := checkSettings(r.Context(), tx, req.Name, kind, req.Remote, req.Virtual)
+		if err != nil {
+			return err
+		}
 		if err := tx.Repos().Create(r.Context(), &repo); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return errs.Errorf(errs.Conflict, op, "repository '%s' already exists", req.Name)
 			}
 			return err
 		}
-		return a.audit(r.Context(), tx, registry.AuditEvent{
-			Actor: p.TokenID, Action: "repo.create", Repo: repo.Name,
-			Detail: map[string]string{"kind": string(repo.Kind), "public": boolString(repo.Public)},
-		})
+		if settings != nil {
+			if err := tx.Remote().PutSettings(r.Context(), repo.ID, settings); err != nil {
+				return err
+			}
+		}
+		detail := map[string]string{"kind": string(repo.Kind), "public": boolString(repo.Public)}
+		settingsDetail(detail, settings)
+		if err := a.audit(r.Context(), tx, registry.AuditEvent{
+			Actor: p.TokenID, Action: "repo.create", Repo: repo.Name, Detail: detail,
+		}); err != nil {
+			return err
+		}
+		view, err = a.repoView(r.Context(), tx, repo)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	// A cached "does not exist" elsewhere must not outlive the creation.
 	a.repoChanged(repo.Name)
-	return writeJSON(w, http.StatusCreated, repoOf(repo))
+	return writeJSON(w, http.StatusCreated, view)
 }
 
 func (a *API) getRepo(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -100,7 +116,11 @@ func (a *API) getRepo(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, repoOf(repo))
+	v, err := a.repoView(r.Context(), a.store, repo)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) updateRepo(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -118,6 +138,7 @@ func (a *API) updateRepo(w http.ResponseWriter, r *http.Request, p auth.Principa
 		}
 	}
 	var repo registry.Repository
+	var view Repo
 	err := a.store.InTx(r.Context(), func(tx store.Store) error {
 		var err error
 		if repo, err = tx.Repos().Get(r.Context(), name); err != nil {
@@ -127,6 +148,16 @@ func (a *API) updateRepo(w http.ResponseWriter, r *http.Request, p auth.Principa
 			return err
 		}
 		detail := map[string]string{}
+		if req.Remote != nil || req.Virtual != nil {
+			settings, err := checkSettings(r.Context(), tx, name, repo.Kind, req.Remote, req.Virtual)
+			if err != nil {
+				return err
+			}
+			if err := tx.Remote().PutSettings(r.Context(), repo.ID, settings); err != nil {
+				return err
+			}
+			settingsDetail(detail, settings)
+		}
 		if req.Public != nil {
 			repo.Public = *req.Public
 			detail["public"] = boolString(repo.Public)
@@ -138,13 +169,17 @@ func (a *API) updateRepo(w http.ResponseWriter, r *http.Request, p auth.Principa
 		if err := tx.Repos().Update(r.Context(), repo); err != nil {
 			return err
 		}
-		return a.audit(r.Context(), tx, registry.AuditEvent{Actor: p.TokenID, Action: "repo.update", Repo: name, Detail: detail})
+		if err := a.audit(r.Context(), tx, registry.AuditEvent{Actor: p.TokenID, Action: "repo.update", Repo: name, Detail: detail}); err != nil {
+			return err
+		}
+		view, err = a.repoView(r.Context(), tx, repo)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	a.changed(repo)
-	return writeJSON(w, http.StatusOK, repoOf(repo))
+	return writeJSON(w, http.StatusOK, view)
 }
 
 func (a *API) deleteRepo(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -21,6 +21,9 @@ type Repo struct {
 	Public      bool      `json:"public"`
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
+	// Remote and Virtual are the settings of those kinds (nil otherwise).
+	Remote  *registry.RemoteSettings  `json:"remote,omitempty"`
+	Virtual *registry.VirtualSettings `json:"virtual,omitempty"`
 }
 
 // CreateRepoRequest is the body of POST /api/v1/repos. Kind "" means
@@ -31,6 +34,10 @@ type CreateRepoRequest struct {
 	Kind        string `json:"kind,omitempty"`
 	Public      bool   `json:"public"`
 	Description string `json:"description,omitempty"`
+	// Remote holds a remote repository's settings (nil: a cache of PyPI
+	// with the defaults); Virtual a virtual repository's (required).
+	Remote  *registry.RemoteSettings  `json:"remote,omitempty"`
+	Virtual *registry.VirtualSettings `json:"virtual,omitempty"`
 }
 
 // UpdateRepoRequest is the body of PATCH /api/v1/repos/{repo}; nil fields
@@ -38,6 +45,10 @@ type CreateRepoRequest struct {
 type UpdateRepoRequest struct {
 	Public      *bool   `json:"public,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// Remote or Virtual replace the settings of a repository of that kind
+	// as a whole (read them with GET, change, send them back).
+	Remote  *registry.RemoteSettings  `json:"remote,omitempty"`
+	Virtual *registry.VirtualSettings `json:"virtual,omitempty"`
 }
 
 // CreateTokenRequest is the body of POST /api/v1/tokens. Empty Repos or

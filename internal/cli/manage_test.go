@@ -108,14 +108,15 @@ func TestRepoCommands(t *testing.T) {
 		f := strings.Fields(l)
 		got = append(got, strings.Join(f[:3], " "))
 	}
-	want := []string{"NAME KIND ACCESS", "local hosted public", "team hosted public", "vault hosted private"}
+	// all, local and pypi are the embedded default's repositories.
+	want := []string{"NAME KIND ACCESS", "all virtual public", "local hosted public", "pypi remote public", "team hosted public", "vault hosted private"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("repo list (-want +got):\n%s\n%s", diff, r.stdout)
 	}
 
 	r = mustRun(t, env, "repo", "list", "--json")
 	var repos []adminapi.Repo
-	if err := json.Unmarshal([]byte(r.stdout), &repos); err != nil || len(repos) != 3 || repos[1].Description != "team packages" {
+	if err := json.Unmarshal([]byte(r.stdout), &repos); err != nil || len(repos) != 5 || repos[3].Description != "team packages" || repos[2].Remote == nil || repos[0].Virtual == nil {
 		t.Errorf("repo list --json: %v %+v", err, repos)
 	}
 

@@ -23,21 +23,28 @@ func newRepoCreateCmd(env Env, conn *connFlags) *cobra.Command {
 	var (
 		private     bool
 		description string
+		settings    repoSettingsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME",
-		Short: "Create a hosted repository (public unless --private)",
+		Short: "Create a hosted, remote or virtual repository (public unless --private)",
 		Example: `  wharf repo create team --description "Packages of the platform team"
-  wharf repo create internal --private`,
+  wharf repo create internal --private
+  wharf repo create pypi-mirror --kind remote --upstream https://pypi.org/simple/ --min-release-age 72h
+  wharf repo create corp --kind remote --upstream https://pkgs.example.com/simple/ \
+      --auth basic --username ci --secret corp-password
+  wharf repo create everything --kind virtual --member team --member pypi-mirror --upload-to team`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := conn.client(env)
 			if err != nil {
 				return err
 			}
-			r, err := c.CreateRepo(cmd.Context(), adminapi.CreateRepoRequest{
-				Name: args[0], Kind: "hosted", Public: !private, Description: description,
-			})
+			req := adminapi.CreateRepoRequest{Name: args[0], Public: !private, Description: description}
+			if err := settings.apply(cmd, &req); err != nil {
+				return err
+			}
+			r, err := c.CreateRepo(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -45,14 +52,24 @@ func newRepoCreateCmd(env Env, conn *connFlags) *cobra.Command {
 			if !r.Public {
 				vis = "private"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s repository %s\n", vis, r.Name)
-			fmt.Fprintf(cmd.ErrOrStderr(), "  index:  %s/%s/simple/\n  upload: %s/%s/legacy/\n",
-				conn.serverURL(env), r.Name, conn.serverURL(env), r.Name)
+			kind := ""
+			if r.Kind != "hosted" {
+				kind = r.Kind + " "
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s %srepository %s\n", vis, kind, r.Name)
+			fmt.Fprintf(cmd.ErrOrStderr(), "  index:  %s/%s/simple/\n", conn.serverURL(env), r.Name)
+			if r.Kind == "hosted" || (r.Virtual != nil && r.Virtual.UploadTo != "") {
+				fmt.Fprintf(cmd.ErrOrStderr(), "  upload: %s/%s/legacy/\n", conn.serverURL(env), r.Name)
+			}
+			if r.Remote != nil && r.Remote.Secret != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "  let it use its secret: wharf secret grant %s --repo %s\n", r.Remote.Secret, r.Name)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&private, "private", false, "reading needs a token too (default: anyone may read)")
 	cmd.Flags().StringVar(&description, "description", "", "what the repository is for")
+	settings.register(cmd.Flags())
 	return cmd
 }
 
@@ -75,13 +92,13 @@ func newRepoListCmd(env Env, conn *connFlags) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), repos)
 			}
 			tw := table(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "NAME\tKIND\tACCESS\tCREATED\tDESCRIPTION")
+			fmt.Fprintln(tw, "NAME\tKIND\tACCESS\tCREATED\tDESCRIPTION\tSETTINGS")
 			for _, r := range repos {
 				access := "public"
 				if !r.Public {
 					access = "private"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, access, when(r.CreatedAt, "-"), dash(r.Description))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, access, when(r.CreatedAt, "-"), dash(r.Description), settingsSummary(r))
 			}
 			return tw.Flush()
 		},

@@ -96,3 +96,11 @@ func (s *Server) newRemoteServices(repo func(ctx context.Context, name string) (
 		},
 	})
 }
+
+// forgetSettings drops the remote and virtual services' cached settings of
+// a repository the admin API changed, so the change applies at once rather
+// than after their settings TTL.
+func (s *Server) forgetSettings(repoID int64) {
+	s.Remote.Forget(repoID)
+	s.Virtual.Forget(repoID)
+}

@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	})
 	admin := adminapi.New(adminapi.Config{
 		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
-		RepoChanged: s.api.ForgetRepo,
+		RepoChanged: s.api.ForgetRepo, SettingsChanged: s.forgetSettings,
 	})
 	admin.MountSecrets(s.Secrets)
 	policySvc, err := s.enablePolicies()

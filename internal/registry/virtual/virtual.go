@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,9 @@ import (
 // maxDepth bounds nesting; cycles are refused at creation, this is the
 // backstop for one made by editing the database.
 const maxDepth = 8
+
+// offset is FNV-1a's offset basis, where page-token hashes start.
+const offset = uint64(14695981039346656037)
 
 // Config holds the service's dependencies.
 type Config struct {
@@ -44,7 +48,10 @@ type Service struct {
 }
 
 type settingsEntry struct {
-	s        registry.VirtualSettings
+	s registry.VirtualSettings
+	// gen hashes the stored settings, so page tokens change when members,
+	// their order or the merge list do.
+	gen      uint64
 	loadedAt time.Time
 }
 
@@ -61,31 +68,39 @@ func New(cfg Config) *Service {
 
 // Settings returns the repository's settings, cached for a short time.
 func (s *Service) Settings(ctx context.Context, repo registry.Repository) (registry.VirtualSettings, error) {
+	se, err := s.settingsOf(ctx, repo)
+	return se.s, err
+}
+
+func (s *Service) settingsOf(ctx context.Context, repo registry.Repository) (settingsEntry, error) {
 	now := s.cfg.Now()
 	s.mu.RLock()
 	se, ok := s.settings[repo.ID]
 	s.mu.RUnlock()
 	if ok && now.Sub(se.loadedAt) < s.cfg.SettingsTTL {
-		return se.s, nil
+		return se, nil
 	}
 	raw, err := s.cfg.Store.Remote().Settings(ctx, repo.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return registry.VirtualSettings{}, err
+		return settingsEntry{}, err
 	}
 	var rs registry.RepoSettings
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &rs); err != nil {
-			return registry.VirtualSettings{}, errs.E(errs.Internal, "virtual", err)
+			return settingsEntry{}, errs.E(errs.Internal, "virtual", err)
 		}
 	}
 	var v registry.VirtualSettings
 	if rs.Virtual != nil {
 		v = *rs.Virtual
 	}
+	h := fnv.New64a()
+	h.Write(raw)
+	se = settingsEntry{s: v, gen: h.Sum64(), loadedAt: now}
 	s.mu.Lock()
-	s.settings[repo.ID] = settingsEntry{s: v, loadedAt: now}
+	s.settings[repo.ID] = se
 	s.mu.Unlock()
-	return v, nil
+	return se, nil
 }
 
 // Forget drops cached settings (after an administrative change).
@@ -119,10 +134,11 @@ type member struct {
 	idx  registry.Index
 }
 
-func (s *Service) members(ctx context.Context, repo registry.Repository) ([]member, registry.VirtualSettings, error) {
-	set, err := s.Settings(ctx, repo)
+func (s *Service) members(ctx context.Context, repo registry.Repository) ([]member, settingsEntry, error) {
+	se, err := s.settingsOf(ctx, repo)
+	set := se.s
 	if err != nil {
-		return nil, set, err
+		return nil, se, err
 	}
 	ms := make([]member, 0, len(set.Members))
 	for _, name := range set.Members {
@@ -131,7 +147,7 @@ func (s *Service) members(ctx context.Context, repo registry.Repository) ([]memb
 			continue // a deleted member is skipped, not fatal
 		}
 		if err != nil {
-			return nil, set, err
+			return nil, se, err
 		}
 		idx := s.cfg.Index(r.Kind)
 		if idx == nil {
@@ -139,7 +155,7 @@ func (s *Service) members(ctx context.Context, repo registry.Repository) ([]memb
 		}
 		ms = append(ms, member{r, idx})
 	}
-	return ms, set, nil
+	return ms, se, nil
 }
 
 type depthKey struct{}
@@ -165,7 +181,7 @@ func (s *Service) PageToken(repo registry.Repository, project string) (uint64, b
 	// background context: PageToken has no request context, and the
 	// lookup is a map read when warm.
 	ctx := context.Background()
-	h := uint64(14695981039346656037)
+	h := offset ^ se.gen
 	for _, name := range se.s.Members {
 		r, err := s.cfg.Repo(ctx, name)
 		if err != nil {
@@ -191,13 +207,13 @@ func (s *Service) Root(ctx context.Context, repo registry.Repository) (pypi.Proj
 	if err != nil {
 		return pypi.ProjectList{}, registry.PageInfo{}, err
 	}
-	ms, _, err := s.members(ctx, repo)
+	ms, se, err := s.members(ctx, repo)
 	if err != nil {
 		return pypi.ProjectList{}, registry.PageInfo{}, err
 	}
 	var out pypi.ProjectList
 	var info registry.PageInfo
-	h := uint64(14695981039346656037)
+	h := offset ^ se.gen
 	for _, m := range ms {
 		l, mi, err := m.idx.Root(ctx, m.repo)
 		if err != nil {
@@ -222,15 +238,15 @@ func (s *Service) Project(ctx context.Context, repo registry.Repository, name st
 	if err != nil {
 		return pypi.ProjectPage{}, registry.PageInfo{}, err
 	}
-	ms, set, err := s.members(ctx, repo)
+	ms, se, err := s.members(ctx, repo)
 	if err != nil {
 		return pypi.ProjectPage{}, registry.PageInfo{}, err
 	}
-	merge := slices.Contains(set.Merge, name)
+	merge := slices.Contains(se.s.Merge, name)
 	var out pypi.ProjectPage
 	var info registry.PageInfo
 	found := false
-	h := uint64(14695981039346656037)
+	h := offset ^ se.gen
 	for _, m := range ms {
 		p, mi, err := m.idx.Project(ctx, m.repo, name)
 		if errs.KindOf(err) == errs.NotFound {
