@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClusterLeases", testLeases},
 		{"Secrets", testSecrets},
 		{"Policies", testPolicies},
+		{"Remote", testRemote},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
