@@ -45,7 +45,7 @@ Start it with 'wharf serve'; with no configuration it keeps everything under
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(env), newConfigCmd(env), newDevIssuerCmd(), newPublishCmd(env))
+	root.AddCommand(newServeCmd(env), newConfigCmd(env), newDevIssuerCmd(), newPublishCmd(env), newLoginCmd(env))
 	addManagementCommands(root, env)
 	return root
 }

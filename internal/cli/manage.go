@@ -30,6 +30,7 @@ func addManagementCommands(root *cobra.Command, env Env) {
 		newDeleteCmd(env),
 		newAuditCmd(env),
 		newSecretCmd(env),
+		newPolicyCmd(env),
 	)
 }
 
