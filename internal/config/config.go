@@ -140,6 +140,41 @@ type OIDC struct {
 	// Publishers are trusted publishers declared for reproducible set-ups;
 	// they are created at start when missing (the API and CLI manage others).
 	Publishers []Publisher `yaml:"publishers"`
+	// Policies are trust policies declared for infrastructure as code;
+	// created, or replaced when changed, at start (docs/trust-policies.md).
+	// package oidc validates them; config must not import it.
+	Policies []Policy `yaml:"policies"`
+}
+
+// Policy declares a trust policy; the fields are oidc.Policy's.
+type Policy struct {
+	Name      string          `yaml:"name"`
+	Issuer    string          `yaml:"issuer"`
+	Audience  string          `yaml:"audience"`
+	Effect    string          `yaml:"effect"`
+	Match     []PolicyMatcher `yaml:"match"`
+	Condition string          `yaml:"condition"`
+	Grant     PolicyGrant     `yaml:"grant"`
+	Force     bool            `yaml:"force"`
+}
+
+// PolicyMatcher tests one claim (claim or path; one of equals, not_equals,
+// like, in).
+type PolicyMatcher struct {
+	Claim     string   `yaml:"claim"`
+	Path      []string `yaml:"path"`
+	Equals    *string  `yaml:"equals"`
+	NotEquals *string  `yaml:"not_equals"`
+	Like      *string  `yaml:"like"`
+	In        []string `yaml:"in"`
+}
+
+// PolicyGrant is what a declared policy grants (allow) or removes (deny).
+type PolicyGrant struct {
+	Repositories []string      `yaml:"repositories"`
+	Projects     []string      `yaml:"projects"`
+	Actions      []string      `yaml:"actions"`
+	TTL          time.Duration `yaml:"ttl"`
 }
 
 // Publisher declares a trusted publisher: the CI identity allowed to upload

@@ -151,6 +151,20 @@ func (c *Config) Validate() error {
 			v.add(f, "set exactly one of github, gitlab or generic")
 		}
 	}
+	policyNames := map[string]int{}
+	for i, p := range c.OIDC.Policies {
+		f := fmt.Sprintf("oidc.policies[%d]", i)
+		if p.Name == "" {
+			v.add(f+".name", "required")
+		} else if j, dup := policyNames[p.Name]; dup {
+			v.add(f+".name", fmt.Sprintf("%q is already used by oidc.policies[%d]", p.Name, j))
+		} else {
+			policyNames[p.Name] = i
+		}
+		if p.Issuer == "" {
+			v.add(f+".issuer", "required: the name or URL of a configured issuer")
+		}
+	}
 	names, urls := map[string]int{}, map[string]int{}
 	for i, is := range c.OIDC.Issuers {
 		f := fmt.Sprintf("oidc.issuers[%d]", i)
