@@ -33,6 +33,13 @@ if ! bindir=$(find_bindir); then
 	bindir=$(find_bindir)
 fi
 
+# Skip ports someone else holds (a cluster left running by an earlier run).
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+	port_busy "$port" || break
+	port=$((port + 1))
+done
+
 dir=$(mktemp -d /tmp/wharf-pg.XXXXXX)
 "${sudo[@]}" chown postgres "$dir"
 # Runs a command as the postgres user (initdb refuses to run as root).

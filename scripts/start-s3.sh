@@ -23,6 +23,14 @@ if [[ ! -x $bin ]]; then
 	(cd / && GOBIN=$bindir GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$version") >&2
 fi
 
+# A port someone else holds (a server left running by an earlier run) would
+# answer with other credentials: move on to a free one.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+	port_busy "$port" || break
+	port=$((port + 1))
+done
+
 dir=$(mktemp -d /tmp/wharf-s3.XXXXXX)
 mkdir -p "$dir/root/wharf-test"
 access=wharftest
