@@ -145,6 +145,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, fmt.Errorf("trust policies: %w", err)
 	}
 	admin.MountPolicies(policySvc)
+	if err := s.declarePolicies(ctx, policySvc); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.api.Mount("/api/v1/", admin.Handler())
 	s.handler = s.api.Handler()
 	return s, nil
