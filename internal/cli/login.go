@@ -344,7 +344,13 @@ func (l *loginRun) configure(token string) ([]envVar, error) {
 		if l.caFile != "" {
 			text += "cert = " + l.caFile + "\n"
 		}
+		// $PIP_CONFIG_FILE is used when it names a regular file or none
+		// yet; /dev/null (pip's "no configuration") and other special
+		// files are left alone and a private file is exported instead.
 		path := l.getenv("PIP_CONFIG_FILE")
+		if st, err := os.Stat(path); path == os.DevNull || err == nil && !st.Mode().IsRegular() {
+			path = ""
+		}
 		if path != "" {
 			if err := writePrivate(path, text, false); err != nil {
 				return nil, fmt.Errorf("writing $PIP_CONFIG_FILE: %w", err)
@@ -428,7 +434,8 @@ func (l *loginRun) export(vars []envVar) error {
 // enter (0700; the file 0600), under $RUNNER_TEMP on GitHub Actions (the
 // runner deletes it after the job) or the system temporary directory.
 func (l *loginRun) privateFile(name, text string) (string, error) {
-	dir, err := os.MkdirTemp(l.getenv("RUNNER_TEMP"), "wharf-login-")
+	base := cmpOrStr(l.getenv("RUNNER_TEMP"), l.getenv("TMPDIR"))
+	dir, err := os.MkdirTemp(base, "wharf-login-")
 	if err != nil {
 		return "", err
 	}
@@ -444,6 +451,10 @@ func (l *loginRun) privateFile(name, text string) (string, error) {
 // never readable by others even for a moment.
 func writePrivate(path, text string, excl bool) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+		// Never chmod or write through a device, pipe or symbolic link.
+		return fmt.Errorf("%s is not a regular file", path)
+	}
 	if excl {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	}

@@ -233,3 +233,28 @@ func TestLoginRefusesBeforeSpendingTheToken(t *testing.T) {
 		}
 	}
 }
+
+// PIP_CONFIG_FILE=/dev/null is pip's "no configuration": login must leave
+// the device alone (never chmod it) and export a private file instead.
+func TestLoginPipConfigDevNull(t *testing.T) {
+	t.Parallel()
+	f := newFakeExchange(t, "x")
+	before, err := os.Stat(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runLogin(t, map[string]string{"ID": fakeJWT(map[string]any{"aud": "wharf"}), "PIP_CONFIG_FILE": os.DevNull, "TMPDIR": t.TempDir()},
+		"--server", f.srv.URL, "--tool", "pip", "--id-token-env", "ID")
+	if err != nil {
+		t.Fatalf("login: %v\n%s", err, stderr)
+	}
+	if !strings.HasPrefix(stdout, "export PIP_CONFIG_FILE='/") || strings.Contains(stdout, os.DevNull) {
+		t.Errorf("stdout = %q, want a private PIP_CONFIG_FILE", stdout)
+	}
+	if after, _ := os.Stat(os.DevNull); after.Mode() != before.Mode() {
+		t.Errorf("%s changed mode: %v → %v", os.DevNull, before.Mode(), after.Mode())
+	}
+	if err := writePrivate(os.DevNull, "x", false); err == nil {
+		t.Error("writePrivate wrote to a device")
+	}
+}
