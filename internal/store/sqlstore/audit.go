@@ -11,6 +11,9 @@ import (
 	"github.com/wharf-dev/wharf/internal/store"
 )
 
+const qAuditInsert = `INSERT INTO audit_events (time, actor, action, repo, project, target, outcome, detail)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
 type audit struct{ s *Store }
 
 // Append stores e; a zero Time is set from the store clock. The ID is
@@ -25,9 +28,7 @@ func (x audit) Append(ctx context.Context, e registry.AuditEvent) error {
 	if at.IsZero() {
 		at = x.s.nowTime()
 	}
-	_, err = x.s.wr().ExecContext(ctx,
-		`INSERT INTO audit_events (time, actor, action, repo, project, target, outcome, detail)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err = x.s.wr().ExecContext(ctx, qAuditInsert,
 		at.UnixMicro(), e.Actor, e.Action, e.Repo, e.Project, e.Target, e.Outcome, string(detail))
 	return x.s.d.wrap(op, err)
 }

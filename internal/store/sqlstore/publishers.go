@@ -76,9 +76,17 @@ func (x publishers) List(ctx context.Context, repo, project string) ([]registry.
 }
 
 func (x publishers) ForIssuer(ctx context.Context, issuer string) ([]registry.PublisherRecord, error) {
-	return x.list(ctx, "sqlstore.Publishers.ForIssuer",
-		`SELECT `+publisherCols+` FROM publishers WHERE issuer = $1 ORDER BY id`, issuer)
+	return x.list(ctx, "sqlstore.Publishers.ForIssuer", qPublishersForIssuer, issuer)
 }
+
+// Queries run on every trusted-publishing exchange, prepared once.
+const (
+	qPublishersForIssuer = `SELECT ` + publisherCols + ` FROM publishers WHERE issuer = $1 ORDER BY id`
+	qReplayClaim         = `INSERT INTO oidc_replay (issuer, jti, expires_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE oidc_replay.expires_at <= $4
+		 RETURNING 1`
+)
 
 func (x publishers) list(ctx context.Context, op, query string, args ...any) ([]registry.PublisherRecord, error) {
 	rows, err := x.s.rd().QueryContext(ctx, query, args...)
@@ -122,11 +130,7 @@ type replay struct{ s *Store }
 func (x replay) Claim(ctx context.Context, issuer, jti string, until time.Time) (bool, error) {
 	const op = "sqlstore.Replay.Claim"
 	var one int
-	err := x.s.wr().QueryRowContext(ctx,
-		`INSERT INTO oidc_replay (issuer, jti, expires_at) VALUES ($1, $2, $3)
-		 ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at
-		 WHERE oidc_replay.expires_at <= $4
-		 RETURNING 1`,
+	err := x.s.wr().QueryRowContext(ctx, qReplayClaim,
 		issuer, jti, until.UnixMicro(), x.s.nowTime().UnixMicro()).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil

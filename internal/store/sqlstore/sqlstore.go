@@ -258,11 +258,11 @@ func (s *Store) Close() error {
 // Hot queries are prepared once per pool: modernc's SQLite parses every
 // unprepared query again, which doubles the cost of a point lookup.
 func hotReads() []string {
-	return []string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileList, qTokenGet, qBlobInUse}
+	return []string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileList, qTokenGet, qBlobInUse, qPublishersForIssuer}
 }
 
 func hotWrites() []string {
-	return []string{qTombCheck, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch}
+	return []string{qTombCheck, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch, qTokenInsert, qReplayClaim, qAuditInsert}
 }
 
 func (s *Store) prepare(ctx context.Context) error {

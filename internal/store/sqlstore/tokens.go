@@ -16,6 +16,9 @@ type tokens struct{ s *Store }
 const tokenCols = `id, secret_hash, description, scope, created_at, expires_at, revoked_at, last_used_at, origin`
 
 const (
+	qTokenInsert = `INSERT INTO tokens (` + tokenCols + `)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		 ON CONFLICT (id) DO NOTHING`
 	qTokenGet   = `SELECT ` + tokenCols + ` FROM tokens WHERE id = $1`
 	qTokenTouch = `UPDATE tokens SET last_used_at = $2 WHERE id = $1`
 )
@@ -51,10 +54,7 @@ func (x tokens) Create(ctx context.Context, t registry.Token) error {
 	if created.IsZero() {
 		created = x.s.nowTime()
 	}
-	res, err := x.s.wr().ExecContext(ctx,
-		`INSERT INTO tokens (id, secret_hash, description, scope, created_at, expires_at, revoked_at, last_used_at, origin)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		 ON CONFLICT (id) DO NOTHING`,
+	res, err := x.s.wr().ExecContext(ctx, qTokenInsert,
 		t.ID, t.SecretHash, t.Description, string(scope), created.UnixMicro(),
 		toNullMicros(t.ExpiresAt), toNullMicros(t.RevokedAt), toNullMicros(t.LastUsedAt), t.Origin)
 	if err != nil {
