@@ -21,7 +21,7 @@ import (
 // __token__ token. Credentials live in the downstream wharf's secret store.
 func TestRemoteRepositories(t *testing.T) {
 	t.Parallel()
-	wharfBinary(t) // skips unless the end-to-end suite was asked for
+	wharfBinary(t)                // skips unless the end-to-end suite was asked for
 	nginxBin := "/usr/sbin/nginx" // Debian's, outside a non-root user's PATH
 	if _, err := os.Stat(nginxBin); err != nil {
 		nginxBin = requireTool(t, "nginx")
