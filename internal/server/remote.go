@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/wharf-dev/wharf/internal/config"
-	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/remote"
 	"github.com/wharf-dev/wharf/internal/registry/virtual"
@@ -48,35 +46,11 @@ func (s *Server) declareSettings(ctx context.Context, r config.Repository) error
 	return s.Store.Remote().PutSettings(ctx, repo.ID, b)
 }
 
-// lazySecrets opens the secret store on the first upstream request that
-// needs a credential, so installations without authenticated upstreams
-// never create a key-encryption key.
-type lazySecrets struct {
-	s    *Server
-	once sync.Once
-	svc  upstream.Secrets
-	err  error
-}
-
-func (l *lazySecrets) Access(ctx context.Context, repo, name, version string) ([]byte, int, error) {
-	l.once.Do(func() {
-		svc, err := newSecrets(l.s.cfg, l.s.Store, l.s.log)
-		if err != nil {
-			l.err = errs.E(errs.Unavailable, "secrets", err)
-			return
-		}
-		l.svc = svc
-	})
-	if l.err != nil {
-		return nil, 0, l.err
-	}
-	return l.svc.Access(ctx, repo, name, version)
-}
-
 // newRemoteServices builds the remote and virtual repository services.
 // repo resolves repositories through the HTTP layer's cache.
 func (s *Server) newRemoteServices(repo func(ctx context.Context, name string) (registry.Repository, error)) {
-	client := upstream.New(upstream.Config{Secrets: &lazySecrets{s: s}})
+	// The one secret store of the server, opened at start (server.New).
+	client := upstream.New(upstream.Config{Secrets: s.Secrets})
 	s.Remote = remote.New(remote.Config{
 		Store: s.Store, Blobs: s.Blobs, Upstream: client, Logger: s.log, Metrics: s.reg,
 		MaxFileSize: int64(s.cfg.Upload.MaxFileSize) * 4,
