@@ -167,7 +167,7 @@ func NewWorld(t testing.TB, k *Keys) *World {
 		// A pending publisher whose project exists and nothing else matches.
 		gh(4, "legacy", true, oidc.GitHubPublisher{Owner: "acme", OwnerID: "1001", Repository: "legacy", Workflow: "release.yml"}),
 		// Another project's publisher: its configuration must never leak.
-		gh(5, "secret-thing", false, oidc.GitHubPublisher{Owner: "hidden-org", OwnerID: "777", Repository: "secret-thing", Workflow: "deploy-secret.yml", Environment: "vault"}),
+		gh(5, "secret-thing", false, oidc.GitHubPublisher{Owner: "hidden-org", OwnerID: "7770777077", Repository: "secret-thing", Workflow: "deploy-secret.yml", Environment: "vault"}),
 		// The enterprise issuer has its own publisher for another project.
 		{ID: 6, Repo: "main", Project: "corp", Kind: oidc.KindGitHub, GitHub: &oidc.GitHubPublisher{
 			Issuer: w.Enterprise.URL(), Owner: "acme", OwnerID: "1001", Repository: "corp", Workflow: "release.yml"}},
@@ -230,7 +230,7 @@ func Expect(t testing.TB, e Endpoint, tok string, want Want) {
 }
 
 // Secrets of publisher 5 that no refusal may reveal.
-var leak = []string{"hidden-org", "secret-thing", "deploy-secret", "vault", "777"}
+var leak = []string{"hidden-org", "secret-thing", "deploy-secret", "vault", "7770777077"}
 
 func refused(code string, contains ...string) Want {
 	return Want{Code: code, Contains: contains, NotContains: leak}
@@ -403,6 +403,6 @@ func AttackCases() []AttackCase {
 		{Name: "another project's repository name, wrong everything else, reveals nothing", Token: goodWith(set("repository", "hidden-org/secret-thing", "repository_owner", "hidden-org"), none),
 			// The caller named hidden-org/secret-thing itself; the publisher's
 			// workflow, environment and owner id must still not show.
-			Want: Want{Code: oidc.CodeInvalidPublisher, NotContains: []string{"deploy-secret", "vault", "777"}}},
+			Want: Want{Code: oidc.CodeInvalidPublisher, NotContains: []string{"deploy-secret", "vault", "7770777077"}}},
 	}
 }
