@@ -65,6 +65,8 @@ type Server struct {
 	pages   pageCache
 	repos   repoCache
 	ids     *requestIDs
+	// copyBufs holds the download copy buffers (see files.go).
+	copyBufs *sync.Pool
 }
 
 // New builds the server and its routes.
@@ -75,7 +77,8 @@ func New(cfg Config) *Server {
 	if cfg.RepoCacheTTL == 0 {
 		cfg.RepoCacheTTL = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), mux: http.NewServeMux(), ids: newRequestIDs()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), mux: http.NewServeMux(), ids: newRequestIDs(),
+		copyBufs: &sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}}
 	s.pages.init(4096)
 	if cfg.Hosted != nil {
 		s.hosted = cfg.Hosted.Index()
