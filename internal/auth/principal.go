@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/glob"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
@@ -63,7 +64,7 @@ func (p Principal) AllowsProject(project string) bool {
 	}
 	name := normalize(project)
 	for _, pat := range p.Scope.Projects {
-		if matchGlob(pat, name) {
+		if glob.Match(pat, name) {
 			return true
 		}
 	}
@@ -94,34 +95,6 @@ func verbProject(a registry.Action) string {
 	default:
 		return fmt.Sprintf("%q", string(a))
 	}
-}
-
-// matchGlob matches a normalised name against a pattern where '*' matches
-// any run of characters (possibly empty). Patterns are stored normalised,
-// so both sides use the same alphabet. Linear time, no allocation.
-func matchGlob(pat, name string) bool {
-	p, n := 0, 0
-	star, mark := -1, 0
-	for n < len(name) {
-		switch {
-		case p < len(pat) && pat[p] == '*':
-			star, mark = p, n
-			p++
-		case p < len(pat) && pat[p] == name[n]:
-			p++
-			n++
-		case star >= 0:
-			// Let the last '*' swallow one more character and retry.
-			mark++
-			p, n = star+1, mark
-		default:
-			return false
-		}
-	}
-	for p < len(pat) && pat[p] == '*' {
-		p++
-	}
-	return p == len(pat)
 }
 
 // normalize is the PEP 503 rule: lower case, runs of '-', '_' and '.'

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/glob"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
@@ -106,8 +107,8 @@ func TestMatchGlob(t *testing.T) {
 		{"", "", true},
 		{"", "x", false},
 	} {
-		if got := matchGlob(tt.pat, tt.name); got != tt.want {
-			t.Errorf("matchGlob(%q, %q) = %v, want %v", tt.pat, tt.name, got, tt.want)
+		if got := glob.Match(tt.pat, tt.name); got != tt.want {
+			t.Errorf("glob.Match(%q, %q) = %v, want %v", tt.pat, tt.name, got, tt.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/glob"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
@@ -260,9 +261,9 @@ func Like(pattern, s string) bool {
 			return false
 		}
 		if pi < 0 {
-			return segment(pattern, s)
+			return glob.Match(pattern, s)
 		}
-		if pattern[pi] != s[si] || !segment(pattern[:pi], s[:si]) {
+		if pattern[pi] != s[si] || !glob.Match(pattern[:pi], s[:si]) {
 			return false
 		}
 		pattern, s = pattern[pi+1:], s[si+1:]
@@ -276,31 +277,6 @@ func indexSep(s string) int {
 		}
 	}
 	return -1
-}
-
-// segment is wildcard matching without separators: '*' is any run.
-func segment(pat, s string) bool {
-	p, n := 0, 0
-	star, mark := -1, 0
-	for n < len(s) {
-		switch {
-		case p < len(pat) && pat[p] == '*':
-			star, mark = p, n
-			p++
-		case p < len(pat) && pat[p] == s[n]:
-			p++
-			n++
-		case star >= 0:
-			mark++
-			p, n = star+1, mark
-		default:
-			return false
-		}
-	}
-	for p < len(pat) && pat[p] == '*' {
-		p++
-	}
-	return p == len(pat)
 }
 
 // IssuerInfo is what validation needs to know about a configured issuer.

@@ -9,6 +9,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 
+	"github.com/wharf-dev/wharf/internal/glob"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
@@ -225,7 +226,7 @@ func Subtract(entries []Entry, deny Grants) []Entry {
 		}
 		var hit, miss []string
 		for _, p := range e.Projects {
-			if slices.ContainsFunc(deny.Projects, func(pat string) bool { return segment(pat, p) }) {
+			if slices.ContainsFunc(deny.Projects, func(pat string) bool { return glob.Match(pat, p) }) {
 				hit = append(hit, p)
 			} else {
 				miss = append(miss, p)
@@ -324,7 +325,7 @@ func Narrow(entries []Entry, req []ScopeItem) ([]Entry, *ScopeItem) {
 			case it.Project == "":
 				n.Projects = e.Projects
 			case len(e.Projects) == 0 || slices.Contains(e.Projects, it.Project) ||
-				!strings.Contains(it.Project, "*") && slices.ContainsFunc(e.Projects, func(p string) bool { return segment(p, it.Project) }):
+				!strings.Contains(it.Project, "*") && slices.ContainsFunc(e.Projects, func(p string) bool { return glob.Match(p, it.Project) }):
 				n.Projects = []string{it.Project}
 			default:
 				continue
