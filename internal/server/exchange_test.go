@@ -32,26 +32,7 @@ import (
 func TestTokenExchangeEndpointAttackSuite(t *testing.T) {
 	t.Parallel()
 	oidctest.Run(t, func(t *testing.T, w *oidctest.World) oidctest.Endpoint {
-		srv := newOIDCServer(t, w)
-		ctx := t.Context()
-		repo, err := srv.Store.Repos().Get(ctx, "main")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range w.ExistingProjects {
-			if _, _, err := srv.Store.Projects().Ensure(ctx, registry.Project{RepoID: repo.ID, Name: p.Project, DisplayName: p.Project}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, p := range w.Publishers {
-			rec, err := p.Record()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Store.Publishers().Create(ctx, &rec); err != nil {
-				t.Fatal(err)
-			}
-		}
+		srv := newWorldServer(t, w)
 		hs := httptest.NewServer(srv.Handler())
 		t.Cleanup(hs.Close)
 		return exchangeHTTP{url: hs.URL + "/api/v1/token/exchange"}
