@@ -31,6 +31,7 @@ func addManagementCommands(root *cobra.Command, env Env) {
 		newAuditCmd(env),
 		newSecretCmd(env),
 		newPolicyCmd(env),
+		newMigrateCmd(env),
 	)
 }
 
