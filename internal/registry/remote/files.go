@@ -55,7 +55,7 @@ func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, fi
 		ch := s.group.DoChan("file\x00"+key, func() (any, error) {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FileTimeout)
 			defer cancel()
-			return nil, s.fetchFile(fctx, repo, set, key, src, filename)
+			return nil, s.fetchFileShared(fctx, repo, set, key, src, filename)
 		})
 		select {
 		case r := <-ch:
@@ -71,6 +71,20 @@ func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, fi
 		return registry.Download{}, err
 	}
 	return registry.Download{Content: obj, Key: key, ModTime: rf.UploadTime}, nil
+}
+
+// fetchFileShared is fetchFile under the cross-replica lock of the blob: a
+// replica that waited for another's fetch finds the blob stored.
+func (s *Service) fetchFileShared(ctx context.Context, repo registry.Repository, set registry.RemoteSettings, key, src, filename string) error {
+	if s.locker == nil {
+		return s.fetchFile(ctx, repo, set, key, src, filename)
+	}
+	return s.locker.WithLock(ctx, "wharf/remote/file\x00"+key, func(ctx context.Context) error {
+		if _, err := s.cfg.Blobs.Stat(ctx, key); err == nil {
+			return nil
+		}
+		return s.fetchFile(ctx, repo, set, key, src, filename)
+	})
 }
 
 // fetchFile streams an upstream file into the blob store, refusing it

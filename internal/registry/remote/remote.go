@@ -62,6 +62,9 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	group singleflight.Group
+	// locker makes a cold fill one upstream fetch across replicas (the
+	// database's advisory lock); nil when the store offers none.
+	locker store.Locker
 
 	mu       sync.RWMutex
 	entries  map[entryKey]*entry
@@ -139,6 +142,7 @@ func New(cfg Config) *Service {
 	if cfg.Metrics != nil {
 		cfg.Metrics.MustRegister(s.staleServed, s.fetches)
 	}
+	s.locker, _ = cfg.Store.(store.Locker)
 	return s
 }
 
@@ -394,7 +398,7 @@ func (s *Service) entry(ctx context.Context, repo registry.Repository, set regis
 	ch := s.group.DoChan(sfKey("page", repo.ID, name), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PageTimeout)
 		defer cancel()
-		return s.fill(fctx, repo, set, k)
+		return s.fillShared(fctx, repo, set, k)
 	})
 	var r singleflight.Result
 	select {
@@ -455,6 +459,26 @@ func (s *Service) load(ctx context.Context, k entryKey) (*entry, error) {
 	}
 	s.publish(k, e)
 	return e, nil
+}
+
+// fillShared is fill under the cross-replica lock of the page: a replica
+// that waited for another's fill finds the page fresh in the store and
+// does not fetch it again.
+func (s *Service) fillShared(ctx context.Context, repo registry.Repository, set registry.RemoteSettings, k entryKey) (*entry, error) {
+	if s.locker == nil {
+		return s.fill(ctx, repo, set, k)
+	}
+	var out *entry
+	err := s.locker.WithLock(ctx, "wharf/remote/"+sfKey("page", k.repo, k.project), func(ctx context.Context) error {
+		if e, err := s.load(ctx, k); err == nil && e != nil && e.fresh(set, s.cfg.Now()) {
+			out = e
+			return nil
+		}
+		var err error
+		out, err = s.fill(ctx, repo, set, k)
+		return err
+	})
+	return out, err
 }
 
 // fill fetches a page from the upstream and stores it (memory and store).

@@ -60,7 +60,16 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, errs.E(errs.Internal, op, err)
 	}
 	s := &Store{w: db, r: db, d: postgresDialect, now: cfg.Now}
+	// sql.Open connects lazily: the lock pool costs nothing until a
+	// cold remote page is filled.
+	if s.locks, err = sql.Open("pgx", cfg.DSN); err != nil {
+		db.Close()
+		return nil, errs.E(errs.Invalid, op, err)
+	}
+	s.locks.SetMaxOpenConns(maxLockConns)
+	s.locks.SetMaxIdleConns(2)
 	if err := s.prepare(ctx); err != nil {
+		s.locks.Close()
 		db.Close()
 		return nil, errs.E(errs.Internal, op, err)
 	}

@@ -53,6 +53,10 @@ type Store struct {
 	tx  *sql.Tx // non-nil in a transaction-bound Store
 	d   dialect
 	now func() time.Time
+	// locks holds WithLock's advisory locks on PostgreSQL: a pool of its
+	// own, so lock holders waiting on each other never starve the queries
+	// their work needs (nil on SQLite).
+	locks *sql.DB
 
 	// Where queries go: rq reads, wq writes. Outside a transaction they
 	// use the hot statements prepared on each pool; inside one, both are the
@@ -249,6 +253,9 @@ func (s *Store) Close() error {
 		}
 	}
 	err = errors.Join(err, s.w.Close())
+	if s.locks != nil {
+		err = errors.Join(err, s.locks.Close())
+	}
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

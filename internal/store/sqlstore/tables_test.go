@@ -1,8 +1,13 @@
 package sqlstore
 
 import (
+	"context"
+	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -71,5 +76,44 @@ func TestTablesCoverSchema(t *testing.T) {
 				t.Errorf("tables (-schema +copied):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestWithLockPostgres: two holders of one key never overlap; other keys
+// do not wait.
+func TestWithLockPostgres(t *testing.T) {
+	t.Parallel()
+	s := openPostgresT(t)
+	ctx := t.Context()
+	var inside, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			err := s.WithLock(ctx, "page:1:requests", func(context.Context) error {
+				n := inside.Add(1)
+				if n > most.Load() {
+					most.Store(n)
+				}
+				// While this holder is inside, a lock on another key is
+				// taken at once.
+				if err := s.WithLock(ctx, "page:1:other", func(context.Context) error { return nil }); err != nil {
+					return err
+				}
+				time.Sleep(20 * time.Millisecond)
+				inside.Add(-1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Errorf("%d holders of one lock at once, want 1", most.Load())
+	}
+	want := errors.New("fn failed")
+	if err := s.WithLock(ctx, "k", func(context.Context) error { return want }); !errors.Is(err, want) {
+		t.Errorf("WithLock returned %v, want fn's error", err)
 	}
 }
