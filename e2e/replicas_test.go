@@ -52,7 +52,9 @@ func randName(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
-func startCluster(t *testing.T) *cluster {
+// startCluster starts the cluster; extra is appended to the replicas'
+// configuration file (top-level YAML sections).
+func startCluster(t *testing.T, extra ...string) *cluster {
 	t.Helper()
 	pg, s3 := clusterEnv(t)
 	nginx := requireTool(t, "nginx")
@@ -94,6 +96,7 @@ blobs:
     access_key_id: %s
     secret_access_key: %s
 `, frontAddr, filepath.Join(dir, "spool"), dsn, s3["BUCKET"], schema, s3["ENDPOINT"], s3["ACCESS_KEY_ID"], s3["SECRET_ACCESS_KEY"])
+	cfg += strings.Join(extra, "")
 	if err := os.WriteFile(c.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
