@@ -36,6 +36,12 @@ type Config struct {
 	SweepBlobs bool
 	// InUse are further checks that a blob is referenced (besides files).
 	InUse []func(ctx context.Context, key string) (bool, error)
+	// Referenced, when set, returns keys referenced outside files in one
+	// read, taken after the blob listing; a listed blob in it is kept
+	// without a per-key query (InUse still re-checks the candidates left).
+	// It must cover every blob whose reference is written before the
+	// blob itself (the remote cache's file rows).
+	Referenced func(ctx context.Context) (map[string]struct{}, error)
 	// BlobGrace: only blobs older than this may be swept, so an upload
 	// whose blob is stored but whose row is not yet committed keeps it.
 	BlobGrace time.Duration
@@ -139,6 +145,19 @@ func (r *Runner) sweep(ctx context.Context, cutoff time.Time) (int, error) {
 		if info.ModTime.Before(cutoff) {
 			old = append(old, info.Key)
 		}
+	}
+	if r.cfg.Referenced != nil && len(old) > 0 {
+		refs, err := r.cfg.Referenced(ctx)
+		if err != nil {
+			return 0, err
+		}
+		kept := old[:0]
+		for _, key := range old {
+			if _, ok := refs[key]; !ok {
+				kept = append(kept, key)
+			}
+		}
+		old = kept
 	}
 	n := 0
 	for _, key := range old {

@@ -24,7 +24,16 @@ type clusterState struct {
 }
 
 func newCluster(cfg *config.Config, st store.Store, bs blob.Store, log *slog.Logger) *clusterState {
-	c := &clusterState{runner: maint.NewRunner(maint.Config{Store: st, Blobs: bs, Logger: log})}
+	mc := maint.Config{Store: st, Blobs: bs, Logger: log}
+	// The orphan-blob sweep runs once the remote cache's blobs count as
+	// in use; blobs younger than maint.DefaultBlobGrace are never swept,
+	// which covers an upload between its blob and its row.
+	if rb, ok := st.(store.RemoteBlobs); ok {
+		mc.SweepBlobs = true
+		mc.Referenced = rb.RemoteBlobKeys
+		mc.InUse = append(mc.InUse, rb.RemoteBlobInUse)
+	}
+	c := &clusterState{runner: maint.NewRunner(mc)}
 	if cfg.Database.Driver == "postgres" {
 		c.serials = maint.NewSerials(st.Cluster(), 0, log)
 	}

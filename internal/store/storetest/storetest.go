@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FilesDeleteTombstones", testFilesDelete},
 		{"FilesSetYanked", testSetYanked},
 		{"FilesBlobInUse", testBlobInUse},
+		{"RemoteBlobs", testRemoteBlobs},
 		{"FilesConcurrentAdd", testConcurrentAdd},
 		{"InTxCommit", testInTxCommit},
 		{"InTxRollback", testInTxRollback},
