@@ -43,6 +43,8 @@ type Service struct {
 	// pages know when they are stale without asking the database.
 	mu          sync.Mutex
 	generations map[int64]*atomic.Uint64
+
+	recent recentFiles // downloads while the database is unreachable
 }
 
 // New builds a Service.

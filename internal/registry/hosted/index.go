@@ -87,6 +87,17 @@ func (s *Service) ProjectPage(ctx context.Context, repo registry.Repository, nam
 // not match the file's is not found, so URLs never serve other content.
 func (s *Service) LookupFile(ctx context.Context, repo registry.Repository, sha256, filename string) (registry.File, error) {
 	f, err := s.store.Files().GetByFilename(ctx, repo.ID, filename)
+	switch {
+	case err == nil:
+		s.recent.put(f)
+	case errors.Is(err, store.ErrNotFound):
+		s.recent.forget(repo.ID, filename)
+	case errs.KindOf(err) == errs.Unavailable:
+		// The database is unreachable: serve what this replica served.
+		if rf, ok := s.recent.get(repo.ID, filename); ok {
+			f, err = rf, nil
+		}
+	}
 	if err == nil && f.SHA256 != sha256 {
 		err = store.ErrNotFound
 	}

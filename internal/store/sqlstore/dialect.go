@@ -55,7 +55,13 @@ func (d dialect) unavailable(err error) bool {
 	case postgresDialect:
 		c := pgCode(err)
 		// 08: connection exception; 53: insufficient resources; 57P: operator intervention.
-		return len(c) == 5 && (c[:2] == "08" || c[:2] == "53" || c[:3] == "57P")
+		if len(c) == 5 && (c[:2] == "08" || c[:2] == "53" || c[:3] == "57P") {
+			return true
+		}
+		// A database that cannot be reached answers no SQLSTATE at all:
+		// the connection fails or breaks (a replica that lost the database
+		// refuses writes with 503, not 500).
+		return c == "" && pgConnLost(err)
 	}
 	return false
 }
