@@ -60,23 +60,7 @@ func (x policies) Get(ctx context.Context, name string) (store.PolicyRecord, err
 
 func (x policies) List(ctx context.Context) ([]store.PolicyRecord, error) {
 	const op = "sqlstore.Policies.List"
-	rows, err := x.s.rd().QueryContext(ctx, `SELECT `+policyCols+` FROM policies ORDER BY name`)
-	if err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	defer rows.Close()
-	var out []store.PolicyRecord
-	for rows.Next() {
-		p, err := scanPolicy(rows)
-		if err != nil {
-			return nil, x.s.d.wrap(op, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	return out, nil
+	return queryAll(ctx, x.s, op, scanPolicy, `SELECT `+policyCols+` FROM policies ORDER BY name`)
 }
 
 func (x policies) Delete(ctx context.Context, name string) error {

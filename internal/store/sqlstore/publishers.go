@@ -89,23 +89,7 @@ const (
 )
 
 func (x publishers) list(ctx context.Context, op, query string, args ...any) ([]registry.PublisherRecord, error) {
-	rows, err := x.s.rd().QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	defer rows.Close()
-	var out []registry.PublisherRecord
-	for rows.Next() {
-		p, err := scanPublisher(rows)
-		if err != nil {
-			return nil, x.s.d.wrap(op, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	return out, nil
+	return queryAll(ctx, x.s, op, scanPublisher, query, args...)
 }
 
 func (x publishers) Delete(ctx context.Context, id int64) error {

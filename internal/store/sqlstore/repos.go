@@ -62,23 +62,7 @@ func (x repos) Get(ctx context.Context, name string) (registry.Repository, error
 
 func (x repos) List(ctx context.Context) ([]registry.Repository, error) {
 	const op = "sqlstore.Repos.List"
-	rows, err := x.s.rd().QueryContext(ctx, `SELECT `+repoCols+` FROM repositories ORDER BY name`)
-	if err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	defer rows.Close()
-	var out []registry.Repository
-	for rows.Next() {
-		r, err := scanRepo(rows)
-		if err != nil {
-			return nil, x.s.d.wrap(op, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	return out, nil
+	return queryAll(ctx, x.s, op, scanRepo, `SELECT `+repoCols+` FROM repositories ORDER BY name`)
 }
 
 func (x repos) Update(ctx context.Context, r registry.Repository) error {

@@ -61,23 +61,7 @@ func (x secretsTbl) Get(ctx context.Context, name string) (store.SecretRecord, e
 
 func (x secretsTbl) List(ctx context.Context) ([]store.SecretRecord, error) {
 	const op = "sqlstore.Secrets.List"
-	rows, err := x.s.rd().QueryContext(ctx, `SELECT `+secretCols+` FROM secrets ORDER BY name`)
-	if err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	defer rows.Close()
-	var out []store.SecretRecord
-	for rows.Next() {
-		r, err := scanSecret(rows)
-		if err != nil {
-			return nil, x.s.d.wrap(op, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	return out, nil
+	return queryAll(ctx, x.s, op, scanSecret, `SELECT `+secretCols+` FROM secrets ORDER BY name`)
 }
 
 func (x secretsTbl) SetKey(ctx context.Context, id int64, wrapped []byte, kekID string) error {

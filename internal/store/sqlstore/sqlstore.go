@@ -460,3 +460,25 @@ func notFound(op, format string, args ...any) error {
 func exists(op, format string, args ...any) error {
 	return sentinelErr(store.ErrExists, op, format, args...)
 }
+
+// queryAll runs a read query and scans every row with scan; errors are
+// wrapped with op.
+func queryAll[T any](ctx context.Context, s *Store, op string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.rd().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.d.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.d.wrap(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.wrap(op, err)
+	}
+	return out, nil
+}

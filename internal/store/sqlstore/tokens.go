@@ -82,23 +82,7 @@ func (x tokens) Get(ctx context.Context, id string) (registry.Token, error) {
 
 func (x tokens) List(ctx context.Context) ([]registry.Token, error) {
 	const op = "sqlstore.Tokens.List"
-	rows, err := x.s.rd().QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at DESC, id`)
-	if err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	defer rows.Close()
-	var out []registry.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, x.s.d.wrap(op, err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, x.s.d.wrap(op, err)
-	}
-	return out, nil
+	return queryAll(ctx, x.s, op, scanToken, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at DESC, id`)
 }
 
 // Revoke keeps the first revocation time: revoking twice is not an error and
