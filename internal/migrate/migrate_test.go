@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +22,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/store"
 	"github.com/wharf-dev/wharf/internal/store/sqlstore"
+	"github.com/wharf-dev/wharf/internal/testenv"
 )
 
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -41,28 +40,8 @@ func openSQLite(t *testing.T) *sqlstore.Store {
 // openPostgres opens a fresh schema, gated like the sqlstore tests.
 func openPostgres(t *testing.T) *sqlstore.Store {
 	t.Helper()
-	base := os.Getenv("WHARF_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("WHARF_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL tests")
-		}
-		t.Skip("set WHARF_TEST_POSTGRES_URL to run the PostgreSQL tests")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "wharf_migrate_" + strings.ToLower(rand.Text()[:16])
-	if _, err := admin.ExecContext(t.Context(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: "postgres", DSN: u.String(), ReadConns: 4, Now: func() time.Time { return t0 }})
+	dsn := testenv.PostgresDSN(t, "wharf_migrate_")
+	s, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: "postgres", DSN: dsn, ReadConns: 4, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,17 +61,11 @@ func openFS(t *testing.T) blob.Store {
 // openS3 opens a fresh prefix on the test S3 server, gated like s3blob's tests.
 func openS3(t *testing.T) blob.Store {
 	t.Helper()
-	ep := os.Getenv("WHARF_TEST_S3_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("WHARF_TEST_S3_ENDPOINT is not set; CI must run the S3 tests (scripts/start-s3.sh)")
-		}
-		t.Skip("set WHARF_TEST_S3_* (eval \"$(scripts/start-s3.sh)\") to run the S3 tests")
-	}
+	srv := testenv.S3Server(t)
 	b, err := s3blob.New(t.Context(), s3blob.Config{
-		Bucket: os.Getenv("WHARF_TEST_S3_BUCKET"), Endpoint: ep, PathStyle: true,
-		AccessKeyID:     os.Getenv("WHARF_TEST_S3_ACCESS_KEY_ID"),
-		SecretAccessKey: os.Getenv("WHARF_TEST_S3_SECRET_ACCESS_KEY"),
+		Bucket: srv.Bucket, Endpoint: srv.Endpoint, PathStyle: true,
+		AccessKeyID:     srv.AccessKeyID,
+		SecretAccessKey: srv.SecretAccessKey,
 		Prefix:          "migrate-" + strings.ToLower(rand.Text()[:12]) + "/",
 		TempDir:         t.TempDir(),
 	})

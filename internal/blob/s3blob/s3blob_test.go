@@ -7,13 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/blob/blobtest"
 	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/testenv"
 )
 
 // testConfig points at the S3-compatible server scripts/start-s3.sh starts.
@@ -21,19 +21,13 @@ import (
 // (CI=true), where a skipped backend would hide a broken one.
 func testConfig(t testing.TB) Config {
 	t.Helper()
-	ep := os.Getenv("WHARF_TEST_S3_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("WHARF_TEST_S3_ENDPOINT is not set; CI must run the S3 tests (scripts/start-s3.sh)")
-		}
-		t.Skip("set WHARF_TEST_S3_* (eval \"$(scripts/start-s3.sh)\") to run the S3 tests")
-	}
+	srv := testenv.S3Server(t)
 	return Config{
-		Bucket:          os.Getenv("WHARF_TEST_S3_BUCKET"),
-		Endpoint:        ep,
+		Bucket:          srv.Bucket,
+		Endpoint:        srv.Endpoint,
 		PathStyle:       true,
-		AccessKeyID:     os.Getenv("WHARF_TEST_S3_ACCESS_KEY_ID"),
-		SecretAccessKey: os.Getenv("WHARF_TEST_S3_SECRET_ACCESS_KEY"),
+		AccessKeyID:     srv.AccessKeyID,
+		SecretAccessKey: srv.SecretAccessKey,
 		Prefix:          "test-" + randHex(t) + "/",
 		TempDir:         t.TempDir(),
 		PartSize:        minPartSize, // so LargeStreamed takes the multipart path

@@ -2,14 +2,9 @@ package remote_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"io"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,36 +15,12 @@ import (
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/remote"
 	"github.com/wharf-dev/wharf/internal/store/sqlstore"
+	"github.com/wharf-dev/wharf/internal/testenv"
 	"github.com/wharf-dev/wharf/internal/upstream"
 )
 
-// postgresDSN is a fresh schema on WHARF_TEST_POSTGRES_URL; skipped
-// without it locally, failed in CI.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("WHARF_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("WHARF_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL tests")
-		}
-		t.Skip("set WHARF_TEST_POSTGRES_URL to run the PostgreSQL tests")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "wharf_remote_" + strings.ToLower(rand.Text()[:16])
-	if _, err := admin.ExecContext(t.Context(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// postgresDSN is a fresh schema on the test PostgreSQL (testenv).
+func postgresDSN(t *testing.T) string { return testenv.PostgresDSN(t, "wharf_remote_") }
 
 // TestColdFillOnceAcrossReplicas: two services, each with its own
 // connection pools on one PostgreSQL schema and one blob directory (two
