@@ -112,7 +112,7 @@ func newServeCmd(env Env) *cobra.Command {
 				log.Info("wharf is listening", "addr", addr, "data_dir", cfg.DataDir,
 					"database", cfg.Database.Driver, "blobs", cfg.Blobs.Driver)
 				out := cmd.ErrOrStderr()
-				fmt.Fprintf(out, "\n  pip install --index-url %s/local/simple/ PROJECT\n", base)
+				fmt.Fprintf(out, "\n  pip install --index-url %s/all/simple/ PROJECT      (local, then PyPI)\n", base)
 				fmt.Fprintf(out, "  twine upload --repository-url %s/local/legacy/ -u __token__ -p TOKEN dist/*\n\n", base)
 				if srv.FirstToken != "" {
 					fmt.Fprintf(out, "  First admin token (shown once, keep it safe):\n\n    %s\n\n", srv.FirstToken)
