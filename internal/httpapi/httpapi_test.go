@@ -229,6 +229,7 @@ func TestUploadRefusals(t *testing.T) {
 	fn, content := wheel(t, "demo", "1.0")
 	ct, body := uploadBody(t, "demo", "1.0", fn, content, nil)
 	bigCT, big := uploadBody(t, "demo", "1.0", fn, bytes.Repeat([]byte("x"), 3<<20), nil)
+	hugeCT, huge := uploadBody(t, "demo", "1.0", fn, content, func(f map[string]string) { f["description"] = strings.Repeat("d", 5<<20) })
 	// Cut exactly between two parts: multipart alone would see a clean end.
 	boundary := ct[strings.Index(ct, "boundary=")+len("boundary="):]
 	between := body[:bytes.Index(body[10:], []byte("--"+boundary))+10]
@@ -248,6 +249,7 @@ func TestUploadRefusals(t *testing.T) {
 		{"truncated", "local", e.upload, ct, body[:len(body)/2], 400, "truncated"},
 		{"cut between parts", "local", e.upload, ct, between, 400, "truncated"},
 		{"too large", "local", e.upload, bigCT, big, 413, "too large"},
+		{"oversized field", "local", e.upload, hugeCT, huge, 413, "form field 'description' is larger"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := e.post(t, tt.repo, tt.token, tt.ctype, tt.body)
