@@ -42,7 +42,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if d, err := pypi.ParseFilename(distName); err == nil {
 		project = pypi.Normalize(d.Name)
 	}
-	repo, err := s.readable(r, project)
+	repo, _, err := s.readable(r, project)
 	if err != nil {
 		return err
 	}

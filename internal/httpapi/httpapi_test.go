@@ -31,6 +31,7 @@ type env struct {
 	upload string // token with upload+read on local
 	other  string // token for another project only
 	reader string // read-only token on "private"
+	demo   string // read-only token on project demo of "private"
 }
 
 func newEnv(t testing.TB) *env {
@@ -67,6 +68,7 @@ func newEnv(t testing.TB) *env {
 		upload: mint(registry.Scope{Actions: []registry.Action{registry.Upload, registry.Read}}),
 		other:  mint(registry.Scope{Projects: []string{"other"}, Actions: []registry.Action{registry.Upload}}),
 		reader: mint(registry.Scope{Repos: []string{"private"}, Actions: []registry.Action{registry.Read}}),
+		demo:   mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo"}, Actions: []registry.Action{registry.Read}}),
 	}
 	t.Cleanup(e.srv.Close)
 	return e
@@ -310,5 +312,41 @@ func TestTruncatedConnection(t *testing.T) {
 	conn.Close()
 	if resp, page := e.get(t, "/local/simple/", nil); resp.StatusCode != 200 || strings.Contains(page, "demo") {
 		t.Errorf("after a cut connection: %s %q", resp.Status, page)
+	}
+}
+
+// TestPrivateRootListsOnlyTheTokensProjects: a token limited to some
+// projects of a private repository sees only those on the root page.
+func TestPrivateRootListsOnlyTheTokensProjects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"demo", "hidden"} {
+		fn, content := wheel(t, name, "1.0")
+		ct, body := uploadBody(t, name, "1.0", fn, content, nil)
+		if resp := e.post(t, "private", e.upload, ct, body); resp.StatusCode != 200 {
+			t.Fatalf("upload %s: %s", name, resp.Status)
+		}
+	}
+	root := func(token string) string {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/private/simple/", nil)
+		req.SetBasicAuth("__token__", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("root: %s %s", resp.Status, b)
+		}
+		return string(b)
+	}
+	// The full listing first, so a cached page exists that must not leak.
+	if page := root(e.reader); !strings.Contains(page, "hidden") || !strings.Contains(page, "demo") {
+		t.Fatalf("repository-wide token: %q", page)
+	}
+	page := root(e.demo)
+	if !strings.Contains(page, ">demo<") || strings.Contains(page, "hidden") {
+		t.Errorf("project-limited token sees %q", page)
 	}
 }

@@ -183,23 +183,32 @@ func (s *Server) principal(r *http.Request) (p auth.Principal, ok bool, err erro
 
 // readable resolves the repository named in the path and checks that the
 // caller may read it (public, or a token with read on it). project narrows
-// the check for tokens scoped to projects; "" is the repository root.
-func (s *Server) readable(r *http.Request, project string) (registry.Repository, error) {
-	repo, err := s.repos.get(r.Context(), r.PathValue("repo"))
+// the check for tokens scoped to projects; "" is the repository root. When
+// a token limited to some projects reads a private repository, only tells
+// which projects a listing may show (nil otherwise), so the root page never
+// names projects the token cannot read.
+func (s *Server) readable(r *http.Request, project string) (repo registry.Repository, only func(project string) bool, err error) {
+	repo, err = s.repos.get(r.Context(), r.PathValue("repo"))
 	if err != nil {
-		return repo, err
+		return repo, nil, err
 	}
 	if repo.Public {
-		return repo, nil
+		return repo, nil, nil
 	}
 	p, ok, err := s.principal(r)
 	if err != nil {
-		return repo, err
+		return repo, nil, err
 	}
 	if !ok {
-		return repo, errs.Errorf(errs.Unauthenticated, "httpapi", "repository '%s' is private: authenticate with __token__ and an API token", repo.Name)
+		return repo, nil, errs.Errorf(errs.Unauthenticated, "httpapi", "repository '%s' is private: authenticate with __token__ and an API token", repo.Name)
 	}
-	return repo, p.Check(registry.Read, repo.Name, project)
+	if err := p.Check(registry.Read, repo.Name, project); err != nil {
+		return repo, nil, err
+	}
+	if len(p.Scope.Projects) > 0 || len(p.Scope.Bindings) > 0 {
+		only = func(name string) bool { return p.Check(registry.Read, repo.Name, name) == nil }
+	}
+	return repo, only, nil
 }
 
 // repoCache keeps repository settings for a short time: every request

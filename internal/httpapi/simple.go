@@ -156,13 +156,16 @@ func etagMatch(header, etag string) bool {
 }
 
 func (s *Server) rootPage(w http.ResponseWriter, r *http.Request) error {
-	repo, err := s.readable(r, "")
+	repo, only, err := s.readable(r, "")
 	if err != nil {
 		return err
 	}
 	idx, err := s.index(repo)
 	if err != nil {
 		return err
+	}
+	if only != nil {
+		return s.filteredRoot(w, r, repo, idx, only)
 	}
 	return s.servePage(w, r, repo, idx, "", func(buf *bytes.Buffer, f pypi.Format) (registry.PageInfo, error) {
 		l, info, err := idx.Root(r.Context(), repo)
@@ -178,6 +181,42 @@ func (s *Server) rootPage(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// filteredRoot renders, uncached, the root page of a private repository for
+// a token limited to some of its projects: only those are listed.
+func (s *Server) filteredRoot(w http.ResponseWriter, r *http.Request, repo registry.Repository, idx registry.Index, only func(string) bool) error {
+	f, err := negotiate(r)
+	if err != nil {
+		return err
+	}
+	l, _, err := idx.Root(r.Context(), repo)
+	if err != nil {
+		return err
+	}
+	kept := l.Projects[:0:0]
+	for _, p := range l.Projects {
+		if only(p.Normalized) {
+			kept = append(kept, p)
+		}
+	}
+	l.Projects = kept
+	var buf bytes.Buffer
+	if f == pypi.JSONv1 {
+		pypi.RenderProjectListJSON(&buf, l)
+	} else {
+		pypi.RenderProjectListHTML(&buf, l)
+	}
+	h := w.Header()
+	h["Content-Type"] = contentTypeHdr[f]
+	h["Vary"] = varyAccept
+	h["Cache-Control"] = []string{"private, no-store"}
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+	return nil
+}
+
 func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) error {
 	raw := r.PathValue("project")
 	name := pypi.Normalize(raw)
@@ -190,7 +229,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, u, http.StatusMovedPermanently)
 		return nil
 	}
-	repo, err := s.readable(r, name)
+	repo, _, err := s.readable(r, name)
 	if err != nil {
 		return err
 	}
