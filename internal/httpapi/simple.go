@@ -62,6 +62,13 @@ func (c *pageCache) get(key pageKey, gen uint64) *page {
 	return nil
 }
 
+// last returns the page cached under key whatever its generation.
+func (c *pageCache) last(key pageKey) *page {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[key]
+}
+
 func (c *pageCache) put(key pageKey, p *page) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
@@ -113,13 +120,20 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 	if p == nil {
 		var buf bytes.Buffer
 		info, err := build(&buf, f)
-		if err != nil {
+		switch {
+		case err != nil && errs.KindOf(err) == errs.Unavailable && s.pages.last(key) != nil:
+			// The database is unreachable: the last page rendered is
+			// better than an error (stale-if-error, as remote pages do).
+			s.log.Warn("serving a stale page: the database is unavailable", "repo", repo.Name, "project", project, "error", err)
+			p, stale = s.pages.last(key), true
+		case err != nil:
 			return err
+		default:
+			stale = info.Stale
+			p = &page{gen: info.Token, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
+			p.etagHdr, p.lenHdr = []string{p.etag}, []string{strconv.Itoa(len(p.body))}
+			s.pages.put(key, p)
 		}
-		stale = info.Stale
-		p = &page{gen: info.Token, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
-		p.etagHdr, p.lenHdr = []string{p.etag}, []string{strconv.Itoa(len(p.body))}
-		s.pages.put(key, p)
 	}
 	h := w.Header()
 	if stale {
