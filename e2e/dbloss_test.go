@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"database/sql"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -107,20 +106,9 @@ func TestDatabaseLost(t *testing.T) {
 	u.RawQuery = q.Encode()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "wharf.yaml")
-	os.WriteFile(config, fmt.Appendf(nil, `data_dir: %s
-database:
-  driver: postgres
-  dsn: %q
-blobs:
-  driver: s3
-  s3:
-    bucket: %s
-    prefix: e2e-%s/
-    endpoint: %s
-    path_style: true
-    access_key_id: %s
-    secret_access_key: %s
-`, filepath.Join(dir, "spool"), u.String(), s3["BUCKET"], schema, s3["ENDPOINT"], s3["ACCESS_KEY_ID"], s3["SECRET_ACCESS_KEY"]), 0o600)
+	if err := os.WriteFile(config, []byte(backendsConfig(dir, u.String(), schema, s3)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s := &server{bin: wharfBinary(t), addr: freeAddr(t), log: &logBuffer{}}
 	s.URL = "http://" + s.addr
 	t.Cleanup(func() {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,21 +55,10 @@ func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "wharf.yaml")
-	body := fmt.Sprintf(`data_dir: %s
-database:
-  driver: postgres
-  dsn: %q
-blobs:
-  driver: s3
-  s3:
-    bucket: %s
-    prefix: e2e-%s/
-    endpoint: %s
-    path_style: true
-    access_key_id: %s
-    secret_access_key: %s
-`, filepath.Join(dir, "spool"), pg+sep+"search_path="+schema, s3["BUCKET"], schema, s3["ENDPOINT"], s3["ACCESS_KEY_ID"], s3["SECRET_ACCESS_KEY"])
-	os.WriteFile(config, []byte(body), 0o600)
+	body := backendsConfig(dir, pg+sep+"search_path="+schema, schema, s3)
+	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// Without the source's key-encryption key the copy is refused.
 	r := runCmd(t, cmdSpec{name: old.bin, args: []string{"migrate", "--from-data", old.data, "--to-config", config}})
@@ -79,7 +67,9 @@ blobs:
 		t.Errorf("migrate without the KEK: %s", r.output())
 	}
 	body += "secrets:\n  kek_file: " + filepath.Join(old.data, "kek") + "\n"
-	os.WriteFile(config, []byte(body), 0o600)
+	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// A dry run, the copy, and a re-run that finds everything there.
 	r = runCmd(t, cmdSpec{name: old.bin, args: []string{"migrate", "--from-data", old.data, "--to-config", config, "--dry-run"}})

@@ -46,6 +46,26 @@ func clusterEnv(t *testing.T) (pg string, s3 map[string]string) {
 	return pg, s3
 }
 
+// backendsConfig is the configuration text of a wharf on the test
+// PostgreSQL (dsn) and S3 server, its files under prefix in the bucket and
+// its local spool in dir.
+func backendsConfig(dir, dsn, prefix string, s3 map[string]string) string {
+	return fmt.Sprintf(`data_dir: %s
+database:
+  driver: postgres
+  dsn: %q
+blobs:
+  driver: s3
+  s3:
+    bucket: %s
+    prefix: e2e-%s/
+    endpoint: %s
+    path_style: true
+    access_key_id: %s
+    secret_access_key: %s
+`, filepath.Join(dir, "spool"), dsn, s3["BUCKET"], prefix, s3["ENDPOINT"], s3["ACCESS_KEY_ID"], s3["SECRET_ACCESS_KEY"])
+}
+
 func randName(t *testing.T) string {
 	var b [6]byte
 	rand.Read(b[:])
@@ -81,21 +101,7 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	}
 	frontAddr := freeAddr(t)
 	c.config = filepath.Join(dir, "wharf.yaml")
-	cfg := fmt.Sprintf(`public_url: http://%s
-data_dir: %s
-database:
-  driver: postgres
-  dsn: %q
-blobs:
-  driver: s3
-  s3:
-    bucket: %s
-    prefix: e2e-%s/
-    endpoint: %s
-    path_style: true
-    access_key_id: %s
-    secret_access_key: %s
-`, frontAddr, filepath.Join(dir, "spool"), dsn, s3["BUCKET"], schema, s3["ENDPOINT"], s3["ACCESS_KEY_ID"], s3["SECRET_ACCESS_KEY"])
+	cfg := "public_url: http://" + frontAddr + "\n" + backendsConfig(dir, dsn, schema, s3)
 	cfg += strings.Join(extra, "")
 	if err := os.WriteFile(c.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
