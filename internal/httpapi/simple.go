@@ -121,11 +121,14 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 		var buf bytes.Buffer
 		info, err := build(&buf, f)
 		switch {
-		case err != nil && errs.KindOf(err) == errs.Unavailable && s.pages.last(key) != nil:
+		case err != nil && errs.KindOf(err) == errs.Unavailable:
 			// The database is unreachable: the last page rendered is
 			// better than an error (stale-if-error, as remote pages do).
+			if p = s.pages.last(key); p == nil {
+				return err
+			}
 			s.log.Warn("serving a stale page: the database is unavailable", "repo", repo.Name, "project", project, "error", err)
-			p, stale = s.pages.last(key), true
+			stale = true
 		case err != nil:
 			return err
 		default:
