@@ -106,7 +106,7 @@ func TestDatabaseLost(t *testing.T) {
 	u.RawQuery = q.Encode()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "wharf.yaml")
-	if err := os.WriteFile(config, []byte(backendsConfig(dir, u.String(), schema, s3)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(backendsConfig(dir, u.String(), schema, s3, sharedKEK(t, dir))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := &server{bin: wharfBinary(t), addr: freeAddr(t), log: &logBuffer{}}

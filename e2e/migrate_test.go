@@ -55,7 +55,7 @@ func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "wharf.yaml")
-	body := backendsConfig(dir, pg+sep+"search_path="+schema, schema, s3)
+	body := backendsConfig(dir, pg+sep+"search_path="+schema, schema, s3, "")
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	if !strings.Contains(r.stderr, "key-encryption key") || !strings.Contains(r.stderr, filepath.Join(old.data, "kek")) {
 		t.Errorf("migrate without the KEK: %s", r.output())
 	}
-	body += "secrets:\n  kek_file: " + filepath.Join(old.data, "kek") + "\n"
+	body = backendsConfig(dir, pg+sep+"search_path="+schema, schema, s3, filepath.Join(old.data, "kek"))
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

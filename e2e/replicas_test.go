@@ -49,8 +49,8 @@ func clusterEnv(t *testing.T) (pg string, s3 map[string]string) {
 // backendsConfig is the configuration text of a wharf on the test
 // PostgreSQL (dsn) and S3 server, its files under prefix in the bucket and
 // its local spool in dir.
-func backendsConfig(dir, dsn, prefix string, s3 map[string]string) string {
-	return fmt.Sprintf(`data_dir: %s
+func backendsConfig(dir, dsn, prefix string, s3 map[string]string, kekFile string) string {
+	cfg := fmt.Sprintf(`data_dir: %s
 database:
   driver: postgres
   dsn: %q
@@ -64,6 +64,23 @@ blobs:
     access_key_id: %s
     secret_access_key: %s
 `, filepath.Join(dir, "spool"), dsn, s3["BUCKET"], prefix, s3["ENDPOINT"], s3["ACCESS_KEY_ID"], s3["SECRET_ACCESS_KEY"])
+	if kekFile != "" {
+		cfg += "secrets:\n  kek_file: " + kekFile + "\n"
+	}
+	return cfg
+}
+
+// sharedKEK writes a key-encryption key into dir for every replica to name
+// (PostgreSQL installations must configure one) and returns its path.
+func sharedKEK(t *testing.T, dir string) string {
+	t.Helper()
+	var k [32]byte
+	rand.Read(k[:])
+	path := filepath.Join(dir, "kek")
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func randName(t *testing.T) string {
@@ -101,7 +118,7 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	}
 	frontAddr := freeAddr(t)
 	c.config = filepath.Join(dir, "wharf.yaml")
-	cfg := "public_url: http://" + frontAddr + "\n" + backendsConfig(dir, dsn, schema, s3)
+	cfg := "public_url: http://" + frontAddr + "\n" + backendsConfig(dir, dsn, schema, s3, sharedKEK(t, dir))
 	cfg += strings.Join(extra, "")
 	if err := os.WriteFile(c.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,7 +24,8 @@ func KEKFiles(cfg *config.Config) (current, next string) {
 // previous ones still accepted for reading. With no secrets.kek_file or
 // secrets.kek_env, the key is <data_dir>/kek, generated at first use (and
 // the log says so: production deployments should supply their own, kept
-// apart from the database and its backups); a <data_dir>/kek.new left by an
+// apart from the database and its backups), except on PostgreSQL, whose
+// replicas must share one configured key; a <data_dir>/kek.new left by an
 // interrupted rotation is accepted for reading.
 func LoadKEKs(cfg *config.Config, log *slog.Logger) (kek []byte, previous [][]byte, err error) {
 	for _, f := range cfg.Secrets.PreviousKEKFiles {
@@ -44,6 +47,16 @@ func LoadKEKs(cfg *config.Config, log *slog.Logger) (kek []byte, previous [][]by
 		return kek, previous, nil
 	}
 	current, next := KEKFiles(cfg)
+	if cfg.Database.Driver == "postgres" {
+		// Replicas share the database but not their data_dir: keys
+		// generated per replica would each wrap secrets the others cannot
+		// read. One left by an earlier version is still used.
+		if _, err := os.Stat(current); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("secrets.kek_file (or secrets.kek_env) is required with database.driver postgres: " +
+				"every replica sharing the database must use the same key-encryption key " +
+				"(make one with: umask 077; head -c 32 /dev/urandom | base64 > /etc/wharf/kek; see docs/deployment.md)")
+		}
+	}
 	kek, created, err := secrets.EnsureKEKFile(current)
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret store key %s: %w", current, err)

@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		st.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
 	}
-	if err := s.bootstrap(ctx); err != nil {
+	if err := s.underDeclarationLock(ctx, s.bootstrap); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, fmt.Errorf("trust policies: %w", err)
 	}
 	admin.MountPolicies(policySvc)
-	if err := s.declarePolicies(ctx, policySvc); err != nil {
+	if err := s.underDeclarationLock(ctx, func(ctx context.Context) error { return s.declarePolicies(ctx, policySvc) }); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -165,6 +165,19 @@ func (s *Server) ready(ctx context.Context) error {
 		return errs.E(errs.Unavailable, "database", err)
 	}
 	return s.pingBlobs(ctx)
+}
+
+// underDeclarationLock runs one of the start-up steps that check what the
+// database holds and create what is missing (repositories, publishers, the
+// first admin token, policies) under a lock every replica of the database
+// shares. Replicas started together would otherwise both see "missing" and
+// both create: publishers have no natural unique key, and each replica
+// would mint its own first admin token.
+func (s *Server) underDeclarationLock(ctx context.Context, fn func(context.Context) error) error {
+	if l, ok := s.Store.(store.Locker); ok {
+		return l.WithLock(ctx, "wharf:start-up declarations", fn)
+	}
+	return fn(ctx)
 }
 
 // bootstrap creates what a new installation needs and what the
