@@ -11,7 +11,8 @@ import (
 // TestMigrateEmbeddedToPostgresS3: an embedded installation populated with
 // real twine uploads (plus a yank, a deleted file, a secret) is copied with
 // `wharf migrate` to PostgreSQL + versitygw, verified, re-run as a no-op,
-// then served from the new backends: pip installs from it, the old admin
+// re-run with --prune after a release was deleted on the old server, then
+// served from the new backends: pip installs from it, the old admin
 // token still works, the yank and the tombstone hold.
 func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	t.Parallel()
@@ -20,10 +21,12 @@ func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	const project = "wharf-demo"
 	token := old.scopedToken(t, project, "upload,read", "1h")
 	var all []string
-	for _, v := range []string{"1.0.0", "2.0.0"} {
+	for _, v := range []string{"1.0.0", "2.0.0", "3.0.0"} {
 		files := buildDists(t, fixture(t, project, v))
 		twineUpload(t, old, token, files).mustSucceed(t)
-		all = append(all, files...)
+		if v != "3.0.0" { // deleted between the two copies
+			all = append(all, files...)
+		}
 	}
 	old.admin(t, "yank", "--repo", "local", project, "2.0.0", "--reason", "broken")
 	var sdist, sdistPath string
@@ -86,6 +89,19 @@ func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	r.mustSucceed(t)
 	if !strings.Contains(r.stdout, " 0 copied (0 bytes)") {
 		t.Errorf("re-run copied again: %s", r.output())
+	}
+	// Deleted on the old server after the copy: the re-run is refused until
+	// --prune, which deletes it from the copy too.
+	old.admin(t, "delete", "--repo", "local", project, "3.0.0", "--yes")
+	r = runCmd(t, cmdSpec{name: old.bin, args: []string{"migrate", "--from-data", old.data, "--to-config", config}})
+	r.mustFail(t)
+	if !strings.Contains(r.stderr, "--prune") || !strings.Contains(r.stderr, "files: 2 rows") {
+		t.Errorf("re-run after a deletion, without --prune: %s", r.output())
+	}
+	r = runCmd(t, cmdSpec{name: old.bin, args: []string{"migrate", "--from-data", old.data, "--to-config", config, "--prune"}})
+	r.mustSucceed(t)
+	if !strings.Contains(r.stdout, "DELETED") || !strings.Contains(r.stderr, "deleted files") || !strings.Contains(r.stdout, "copied and verified") {
+		t.Errorf("re-run with --prune: %s", r.output())
 	}
 
 	// Served from the new backends.

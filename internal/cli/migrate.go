@@ -19,7 +19,7 @@ import (
 func newMigrateCmd(env Env) *cobra.Command {
 	var (
 		fromData, fromConfig, toConfig string
-		dryRun, force                  bool
+		dryRun, force, prune           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "migrate (--from-data DIR | --from-config OLD.yaml) --to-config NEW.yaml",
@@ -32,15 +32,20 @@ the audit log. It then checks the copy: rows counted per table and every
 blob in the target re-read and hashed.
 
 Run it before the first start of the new configuration. It can run next to
-the old server; run it again (it copies only what is missing or changed)
-after stopping the old server, then start the new one. A target holding
-data the source does not have is refused unless --force.
+the old server; run it again after stopping the old server, then start the
+new one. The re-run copies only what is missing or changed; add --prune to
+it so that what the old server deleted in between (files, tokens,
+publishers, policies, secrets, expired replay records) is deleted from the
+copy too. A target holding data the source does not have is otherwise
+refused, unless --force (which keeps that data).
 
 Secrets are copied sealed: the target must be configured with the same
 key-encryption key (secrets.kek_file; the embedded default keeps it in
 <data_dir>/kek), or the copy is refused.`,
 		Example: `  wharf migrate --from-data ./wharf-data --to-config /etc/wharf/wharf.yaml --dry-run
-  wharf migrate --from-data ./wharf-data --to-config /etc/wharf/wharf.yaml`,
+  wharf migrate --from-data ./wharf-data --to-config /etc/wharf/wharf.yaml
+  # at the cut-over, with the old server stopped:
+  wharf migrate --from-data ./wharf-data --to-config /etc/wharf/wharf.yaml --prune`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (fromData == "") == (fromConfig == "") {
@@ -81,14 +86,14 @@ key-encryption key (secrets.kek_file; the embedded default keeps it in
 			}
 			rep, err := migrate.Run(ctx, migrate.Config{
 				From: from, To: to, FromBlobs: fromBlobs, ToBlobs: toBlobs,
-				DryRun: dryRun, Force: force, Progress: env.Stderr,
+				DryRun: dryRun, Force: force, Prune: prune, Progress: env.Stderr,
 			})
 			out := cmd.OutOrStdout()
 			if rep.Tables != nil && (err == nil || errors.Is(err, migrate.ErrVerify)) {
 				tw := table(out)
-				fmt.Fprintln(tw, "TABLE\tSOURCE\tNEW\tCHANGED\tTARGET")
+				fmt.Fprintln(tw, "TABLE\tSOURCE\tNEW\tCHANGED\tDELETED\tTARGET")
 				for _, t := range rep.Tables {
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", t.Table, t.Source, t.Inserted, t.Updated, t.Target)
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", t.Table, t.Source, t.Inserted, t.Updated, t.Deleted, t.Target)
 				}
 				tw.Flush()
 				fmt.Fprintf(out, "blobs: %d in the source, %d copied (%d bytes), %d already there, %d verified in the target\n",
@@ -117,6 +122,8 @@ key-encryption key (secrets.kek_file; the embedded default keeps it in
 	f.StringVar(&toConfig, "to-config", "", "configuration file of the target (its database and blobs)")
 	f.BoolVar(&dryRun, "dry-run", false, "report what would be copied, write nothing")
 	f.BoolVar(&force, "force", false, "copy into a target that already holds other data (kept as it is)")
+	f.BoolVar(&prune, "prune", false, "delete from the target the rows the source no longer has (the re-run at the cut-over)")
+	cmd.MarkFlagsMutuallyExclusive("force", "prune")
 	return cmd
 }
 

@@ -3,7 +3,7 @@
 // as stored (IDs, token hashes, wrapped keys and ciphertexts included) and
 // every blob, re-hashed on the way. A re-run copies only what is missing or
 // changed, so a running installation can be copied once, then again at the
-// cut-over.
+// cut-over (with Prune, deleting there what the source deleted meanwhile).
 package migrate
 
 import (
@@ -37,6 +37,12 @@ type Config struct {
 	// have (they are kept). Without it such a target is refused, so a
 	// mistyped configuration never merges two installations.
 	Force bool
+	// Prune deletes the target rows the source does not have, making the
+	// target an exact copy: the re-run at the cut-over, after tokens,
+	// publishers, policies or secrets were removed (and expired replay
+	// records cleaned up) on the running source since the first copy. A
+	// removed publisher must not come back to life on the new backends.
+	Prune bool
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 	// Workers copy and hash blobs in parallel; 0 means 4 (object stores
@@ -54,6 +60,7 @@ type TableReport struct {
 	Updated   int64 // present with other values (changed since an earlier run)
 	Unchanged int64
 	Foreign   int64 // target rows the source does not have
+	Deleted   int64 // of those, deleted (Prune)
 	Target    int64 // rows in the target afterwards (0 on a dry run)
 }
 
@@ -137,13 +144,14 @@ func (m *run) problem(format string, args ...any) {
 
 func (m *run) do(ctx context.Context) error {
 	tables := m.from.Tables()
-	// 1. What the target holds: key → hash of the row, per table.
-	target := make([]map[string][32]byte, len(tables))
+	// 1. What the target holds: key → hash of the row (and its key
+	// values, to delete it), per table.
+	target := make([]map[string]targetRow, len(tables))
 	err := m.to.Snapshot(ctx, func(scan func(string, func([]any) error) error) error {
 		for i, t := range tables {
-			rows := map[string][32]byte{}
+			rows := map[string]targetRow{}
 			if err := scan(t.Name, func(r []any) error {
-				rows[rowKey(r[:t.Key])] = rowHash(r)
+				rows[rowKey(r[:t.Key])] = targetRow{hash: rowHash(r), key: append([]any(nil), r[:t.Key]...)}
 				return nil
 			}); err != nil {
 				return err
@@ -160,22 +168,28 @@ func (m *run) do(ctx context.Context) error {
 	m.rep.Tables = make([]TableReport, len(tables))
 	referenced := map[string]string{} // blob key → where it is used
 	var foreign []string
+	// present: the hashes of the target rows the source also has; target
+	// keeps the others.
+	present := make([]map[string][32]byte, len(tables))
 	for i, t := range tables {
 		tr := &m.rep.Tables[i]
 		tr.Table = t.Name
-		seen := 0
+		present[i] = map[string][32]byte{}
 		err := m.scan(t.Name, func(r []any) error {
 			tr.Source++
-			h, ok := target[i][rowKey(r[:t.Key])]
+			k := rowKey(r[:t.Key])
+			tg, ok := target[i][k]
 			switch {
 			case !ok:
 				tr.Inserted++
-			case h == rowHash(r):
+			case tg.hash == rowHash(r):
 				tr.Unchanged++
-				seen++
 			default:
 				tr.Updated++
-				seen++
+			}
+			if ok {
+				present[i][k] = tg.hash
+				delete(target[i], k)
 			}
 			noteBlobs(t, r, referenced)
 			return nil
@@ -183,18 +197,24 @@ func (m *run) do(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reading the source database: %w", err)
 		}
-		tr.Foreign = int64(len(target[i]) - seen)
+		tr.Foreign = int64(len(target[i]))
 		if tr.Foreign > 0 {
 			foreign = append(foreign, fmt.Sprintf("%s: %d rows", t.Name, tr.Foreign))
 		}
 	}
-	if len(foreign) > 0 && !m.cfg.Force {
+	if len(foreign) > 0 && !m.cfg.Force && !m.cfg.Prune {
 		return errs.E(errs.Conflict, op, fmt.Errorf("the target holds data that is not in the source (%s); "+
-			"point --to-config at an empty database, or add --force to copy into it anyway", strings.Join(foreign, ", ")))
+			"if it is an earlier copy of this installation, run again with --prune to delete there what the source "+
+			"deleted since; otherwise point --to-config at an empty database, or add --force to keep it and copy anyway",
+			strings.Join(foreign, ", ")))
+	}
+	onlyTarget := "only in the target"
+	if m.cfg.Prune {
+		onlyTarget = "only in the target (to delete)"
 	}
 	for _, tr := range m.rep.Tables {
-		m.printf("plan %-16s %7d rows: %d new, %d changed, %d already there, %d only in the target",
-			tr.Table, tr.Source, tr.Inserted, tr.Updated, tr.Unchanged, tr.Foreign)
+		m.printf("plan %-16s %7d rows: %d new, %d changed, %d already there, %d %s",
+			tr.Table, tr.Source, tr.Inserted, tr.Updated, tr.Unchanged, tr.Foreign, onlyTarget)
 	}
 	// 3. Blobs first, so no copied row ever names a blob the target lacks.
 	if err := m.copyBlobs(ctx); err != nil {
@@ -209,7 +229,17 @@ func (m *run) do(ctx context.Context) error {
 		m.printf("dry run: nothing was written")
 		return nil
 	}
-	// 4. Rows, parents first, in batches.
+	// 4. Deletions (Prune), children first, before any insert: a row the
+	// source replaced (a policy removed, then created again under the same
+	// name) must leave before its successor's unique name arrives.
+	if m.cfg.Prune {
+		for i := len(tables) - 1; i >= 0; i-- {
+			if err := m.prune(ctx, tables[i].Name, &m.rep.Tables[i], target[i]); err != nil {
+				return err
+			}
+		}
+	}
+	// 5. Rows, parents first, in batches.
 	for i, t := range tables {
 		tr := &m.rep.Tables[i]
 		if tr.Inserted+tr.Updated == 0 {
@@ -225,7 +255,7 @@ func (m *run) do(ctx context.Context) error {
 			return err
 		}
 		err := m.scan(t.Name, func(r []any) error {
-			h, ok := target[i][rowKey(r[:t.Key])]
+			h, ok := present[i][rowKey(r[:t.Key])]
 			switch {
 			case !ok:
 				ins = append(ins, append([]any(nil), r...))
@@ -250,7 +280,7 @@ func (m *run) do(ctx context.Context) error {
 	if err := m.to.AfterCopy(ctx); err != nil {
 		return err
 	}
-	// 5. Verify: counts per table, every referenced blob present, every
+	// 6. Verify: counts per table, every referenced blob present, every
 	// target blob re-hashed.
 	for i := range m.rep.Tables {
 		tr := &m.rep.Tables[i]
@@ -259,8 +289,8 @@ func (m *run) do(ctx context.Context) error {
 			return err
 		}
 		tr.Target = n
-		if n != tr.Source+tr.Foreign {
-			m.problem("%s: %d rows in the target, want %d", tr.Table, n, tr.Source+tr.Foreign)
+		if want := tr.Source + tr.Foreign - tr.Deleted; n != want {
+			m.problem("%s: %d rows in the target, want %d", tr.Table, n, want)
 		}
 	}
 	for k, where := range referenced {
@@ -271,6 +301,37 @@ func (m *run) do(ctx context.Context) error {
 		}
 	}
 	return m.verifyBlobs(ctx)
+}
+
+// targetRow is what the plan keeps of a target row.
+type targetRow struct {
+	hash [32]byte
+	key  []any
+}
+
+// prune deletes the target rows of table the source does not have, in
+// batches.
+func (m *run) prune(ctx context.Context, table string, tr *TableReport, absent map[string]targetRow) error {
+	if len(absent) == 0 {
+		return nil
+	}
+	keys := make([][]any, 0, min(len(absent), batch))
+	for _, r := range absent {
+		keys = append(keys, r.key)
+		if len(keys) == batch {
+			if err := m.to.DeleteRows(ctx, table, keys); err != nil {
+				return fmt.Errorf("deleting from %s: %w", table, err)
+			}
+			tr.Deleted += int64(len(keys))
+			keys = keys[:0]
+		}
+	}
+	if err := m.to.DeleteRows(ctx, table, keys); err != nil {
+		return fmt.Errorf("deleting from %s: %w", table, err)
+	}
+	tr.Deleted += int64(len(keys))
+	m.printf("deleted %-13s %7d rows the source no longer has", table, tr.Deleted)
+	return nil
 }
 
 // noteBlobs records the blob keys a row references.

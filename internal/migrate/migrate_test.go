@@ -347,3 +347,106 @@ func TestMigrateCorruptBlob(t *testing.T) {
 		}
 	}
 }
+
+// TestMigratePrune is the re-run at the cut-over after the running source
+// deleted things since the first copy: a file (tombstoned), a publisher,
+// expired tokens and replay records, a policy replaced under the same name.
+// Without --prune the re-run is refused and says so; with it the target
+// ends an exact copy (the removed publisher does not survive the move).
+func TestMigratePrune(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func(*testing.T) store.Store{
+		"sqlite":   func(t *testing.T) store.Store { return openSQLite(t) },
+		"postgres": func(t *testing.T) store.Store { return openPostgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			from, fromBlobs := openSQLite(t), openFS(t)
+			to, toBlobs := open(t), openFS(t)
+			populate(t, from, fromBlobs)
+			var progress bytes.Buffer
+			cfg := Config{From: from, To: to, FromBlobs: fromBlobs, ToBlobs: toBlobs, Progress: &progress}
+			if _, err := Run(ctx, cfg); err != nil {
+				t.Fatalf("first copy: %v\n%s", err, progress.String())
+			}
+
+			f, err := from.Files().GetByFilename(ctx, 1, "acme_tools-1.0.tar.gz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := from.Files().Delete(ctx, f.ID); err != nil {
+				t.Fatal(err)
+			}
+			pubs, err := from.Publishers().List(ctx, "local", "acme-tools")
+			if err != nil || len(pubs) != 1 {
+				t.Fatalf("publishers %v %v", pubs, err)
+			}
+			if err := from.Publishers().Delete(ctx, pubs[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := from.Tokens().DeleteExpired(ctx, t0.Add(2*time.Hour)); err != nil || n != 1 {
+				t.Fatalf("expired tokens deleted: %d %v", n, err)
+			}
+			if n, err := from.Replay().DeleteExpired(ctx, t0.Add(2*time.Hour)); err != nil || n != 1 {
+				t.Fatalf("expired jti deleted: %d %v", n, err)
+			}
+			// A later policy keeps SQLite from reusing the largest ID: the new
+			// "release" gets another ID, and its name would collide with the
+			// old row unless that is deleted first.
+			if err := from.Policies().Create(ctx, &store.PolicyRecord{Name: "audit", Issuer: "https://issuer", Config: []byte(`{"allow":[]}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := from.Policies().Delete(ctx, "release"); err != nil {
+				t.Fatal(err)
+			}
+			if err := from.Policies().Create(ctx, &store.PolicyRecord{Name: "release", Issuer: "https://issuer", Config: []byte(`{"allow":["x"]}`)}); err != nil {
+				t.Fatal(err)
+			}
+
+			_, err = Run(ctx, cfg)
+			if err == nil || !strings.Contains(err.Error(), "--prune") || !strings.Contains(err.Error(), "publishers: 1 rows") {
+				t.Fatalf("re-run without --prune: %v", err)
+			}
+			dry := cfg
+			dry.Prune, dry.DryRun = true, true
+			progress.Reset()
+			if _, err := Run(ctx, dry); err != nil {
+				t.Fatalf("dry run with --prune: %v", err)
+			}
+			if !strings.Contains(progress.String(), "only in the target (to delete)") {
+				t.Errorf("the dry run does not say what it would delete:\n%s", progress.String())
+			}
+			if n, _ := to.(store.Tables).CountRows(ctx, "publishers"); n != 2 {
+				t.Errorf("the dry run deleted: %d publishers left, want 2", n)
+			}
+
+			pruned := cfg
+			pruned.Prune = true
+			progress.Reset()
+			rep, err := Run(ctx, pruned)
+			if err != nil {
+				t.Fatalf("re-run with --prune: %v\n%s", err, progress.String())
+			}
+			if diff := cmp.Diff(dump(t, from), dump(t, to)); diff != "" {
+				t.Errorf("after the pruning re-run (-source +target):\n%s", diff)
+			}
+			deleted := map[string]int64{}
+			for _, tr := range rep.Tables {
+				if tr.Deleted > 0 {
+					deleted[tr.Table] = tr.Deleted
+				}
+				if tr.Target != tr.Source {
+					t.Errorf("%s: %d rows in the target, %d in the source", tr.Table, tr.Target, tr.Source)
+				}
+			}
+			want := map[string]int64{"files": 1, "publishers": 1, "tokens": 1, "oidc_replay": 1, "policies": 1}
+			if diff := cmp.Diff(want, deleted); diff != "" {
+				t.Errorf("deleted rows per table (-want +got):\n%s", diff)
+			}
+			if got, _ := to.Publishers().List(ctx, "local", "acme-tools"); len(got) != 0 {
+				t.Errorf("the removed publisher survived the move: %+v", got)
+			}
+		})
+	}
+}

@@ -28,6 +28,9 @@ type Tables interface {
 	// WriteRows inserts rows and replaces the non-key columns of updates
 	// (matched by primary key), in one transaction.
 	WriteRows(ctx context.Context, table string, inserts, updates [][]any) error
+	// DeleteRows deletes the rows whose primary-key values are keys (each
+	// the key columns, in order), in one transaction.
+	DeleteRows(ctx context.Context, table string, keys [][]any) error
 	// CountRows returns the number of rows of the table.
 	CountRows(ctx context.Context, table string) (int64, error)
 	// AfterCopy brings generated IDs past the copied ones (PostgreSQL

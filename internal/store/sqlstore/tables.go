@@ -234,6 +234,42 @@ func (s *Store) WriteRows(ctx context.Context, table string, inserts, updates []
 	return s.d.wrap(op, tx.Commit())
 }
 
+// DeleteRows implements store.Tables.
+func (s *Store) DeleteRows(ctx context.Context, table string, keys [][]any) error {
+	const op = "sqlstore.DeleteRows"
+	t, err := specOf(table)
+	if err != nil {
+		return err
+	}
+	var q strings.Builder
+	q.WriteString("DELETE FROM " + t.name + " WHERE ")
+	for i, c := range t.cols[:t.key] {
+		if i > 0 {
+			q.WriteString(" AND ")
+		}
+		fmt.Fprintf(&q, "%s = $%d", c, i+1)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.d.wrap(op, err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, q.String())
+	if err != nil {
+		return s.d.wrap(op, err)
+	}
+	defer st.Close()
+	for _, k := range keys {
+		if len(k) != t.key {
+			return errs.Errorf(errs.Invalid, op, "%s: a key has %d values for %d key columns", t.name, len(k), t.key)
+		}
+		if _, err := st.ExecContext(ctx, k...); err != nil {
+			return s.d.wrap(op, fmt.Errorf("%s row %v: %w", t.name, k, err))
+		}
+	}
+	return s.d.wrap(op, tx.Commit())
+}
+
 // CountRows implements store.Tables.
 func (s *Store) CountRows(ctx context.Context, table string) (int64, error) {
 	t, err := specOf(table)
