@@ -160,7 +160,7 @@ func TestUploadServeDownload(t *testing.T) {
 
 	pip := map[string]string{"Accept": "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"}
 	resp, page := e.get(t, "/local/simple/demo/", pip)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.pypi.simple.v1+json" || resp.Header.Get("Vary") != "Accept" {
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.pypi.simple.v1+json" || resp.Header.Get("Vary") != "Accept, Accept-Encoding" {
 		t.Fatalf("JSON page: %s %v", resp.Status, resp.Header)
 	}
 	var doc struct {

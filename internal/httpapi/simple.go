@@ -22,6 +22,7 @@ type page struct {
 	etag    string
 	etagHdr []string
 	lenHdr  []string
+	gz      gzipVariant
 }
 
 // pageKey identifies a cached page; a struct key needs no concatenation.
@@ -143,21 +144,30 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 		h["Warning"] = warningStale
 	}
 	h["Content-Type"] = contentTypeHdr[f]
-	h["Vary"] = varyAccept
-	h["Etag"] = p.etagHdr
+	h["Vary"] = varyAcceptEncoding
 	if repo.Public {
 		h["Cache-Control"] = cachePublic
 	} else {
 		h["Cache-Control"] = cachePrivate
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, p.etag) {
+	body, etag, etagHdr, lenHdr := p.body, p.etag, p.etagHdr, p.lenHdr
+	if acceptsGzip(r) {
+		if gz := p.gz.get(p.body, p.etag); gz != nil {
+			body, etag, etagHdr, lenHdr = gz.body, gz.etag, gz.etagHdr, gz.lenHdr
+			h["Content-Encoding"] = encodingGzip
+		}
+	}
+	h["Etag"] = etagHdr
+	// Either representation's tag validates: both stand for the same
+	// rendering, and a client switching encodings needs no new copy.
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (etagMatch(inm, etag) || etagMatch(inm, p.etag)) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	h["Content-Length"] = p.lenHdr
+	h["Content-Length"] = lenHdr
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(p.body)
+		_, _ = w.Write(body)
 	}
 	return nil
 }
