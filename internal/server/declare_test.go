@@ -24,14 +24,7 @@ func TestReplicasStartingTogetherDeclareOnce(t *testing.T) {
 	t.Parallel()
 	const replicas = 4
 	for round := range 3 {
-		cfg, err := config.Default(func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.DataDir = t.TempDir()
-		cfg.Database.Driver = "postgres"
-		cfg.Database.DSN = config.Secret(testenv.PostgresDSN(t, "wharf_declare_"))
-		cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+		cfg := postgresConfig(t, "wharf_declare_")
 		cfg.Secrets.KEK = config.Secret("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 		cfg.OIDC.Publishers = []config.Publisher{{Repo: "local", Project: "sampleproject", GitHub: &config.GitHubPublisher{
 			Owner: "octo-org", OwnerID: "4242424242", Repository: "sampleproject", RepositoryID: "5151515151", Workflow: "release.yml",
@@ -88,19 +81,27 @@ func TestReplicasStartingTogetherDeclareOnce(t *testing.T) {
 // secrets it wraps); it refuses to start and says what to configure.
 func TestPostgresNeedsASharedKEK(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Default(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = t.TempDir()
-	cfg.Database.Driver = "postgres"
-	cfg.Database.DSN = config.Secret(testenv.PostgresDSN(t, "wharf_kek_"))
-	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
-	_, err = server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	cfg := postgresConfig(t, "wharf_kek_")
+	_, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "secrets.kek_file") || !strings.Contains(err.Error(), "every replica") {
 		t.Fatalf("server.New on PostgreSQL without a KEK: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "kek")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a key was generated anyway: %v", err)
 	}
+}
+
+// postgresConfig is a configuration on a fresh PostgreSQL schema (named
+// prefix plus random letters) and blobs in a temporary directory.
+func postgresConfig(t *testing.T, prefix string) *config.Config {
+	t.Helper()
+	cfg, err := config.Default(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.Database.Driver = "postgres"
+	cfg.Database.DSN = config.Secret(testenv.PostgresDSN(t, prefix))
+	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+	return cfg
 }

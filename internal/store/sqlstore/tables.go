@@ -196,13 +196,7 @@ func (s *Store) WriteRows(ctx context.Context, table string, inserts, updates []
 		}
 		fmt.Fprintf(&upd, "%s = $%d", c, t.key+i+1)
 	}
-	upd.WriteString(" WHERE ")
-	for i, c := range t.cols[:t.key] {
-		if i > 0 {
-			upd.WriteString(" AND ")
-		}
-		fmt.Fprintf(&upd, "%s = $%d", c, i+1)
-	}
+	upd.WriteString(" WHERE " + t.keyMatch())
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.wrap(op, err)
@@ -234,6 +228,19 @@ func (s *Store) WriteRows(ctx context.Context, table string, inserts, updates []
 	return s.d.wrap(op, tx.Commit())
 }
 
+// keyMatch is the condition matching one row by its primary key, the key
+// values bound to $1..$key.
+func (t tableSpec) keyMatch() string {
+	var b strings.Builder
+	for i, c := range t.cols[:t.key] {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "%s = $%d", c, i+1)
+	}
+	return b.String()
+}
+
 // DeleteRows implements store.Tables.
 func (s *Store) DeleteRows(ctx context.Context, table string, keys [][]any) error {
 	const op = "sqlstore.DeleteRows"
@@ -241,20 +248,12 @@ func (s *Store) DeleteRows(ctx context.Context, table string, keys [][]any) erro
 	if err != nil {
 		return err
 	}
-	var q strings.Builder
-	q.WriteString("DELETE FROM " + t.name + " WHERE ")
-	for i, c := range t.cols[:t.key] {
-		if i > 0 {
-			q.WriteString(" AND ")
-		}
-		fmt.Fprintf(&q, "%s = $%d", c, i+1)
-	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.wrap(op, err)
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, q.String())
+	st, err := tx.PrepareContext(ctx, "DELETE FROM "+t.name+" WHERE "+t.keyMatch())
 	if err != nil {
 		return s.d.wrap(op, err)
 	}
