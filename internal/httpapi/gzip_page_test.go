@@ -75,3 +75,43 @@ func TestPageGzip(t *testing.T) {
 		t.Errorf("after an upload the gzip page is the old one: %s", again.Header.Get("Etag"))
 	}
 }
+
+// TestFilteredRootGzip: the root page a project-limited token gets, rendered
+// per request, is compressed too when large enough, and still filtered.
+func TestFilteredRootGzip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 40 {
+		name := fmt.Sprintf("demo%d", i)
+		if i == 0 {
+			name = "hidden"
+		}
+		fn, content := wheel(t, name, "1.0")
+		ct, body := uploadBody(t, name, "1.0", fn, content, nil)
+		if resp := e.post(t, "private", e.upload, ct, body); resp.StatusCode != 200 {
+			t.Fatalf("upload %s: %s", name, resp.Status)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/private/simple/", nil)
+	req.SetBasicAuth("__token__", e.demos)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Cache-Control") != "private, no-store" {
+		t.Fatalf("filtered root: %s %v", resp.Status, resp.Header)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(page, []byte(">demo39<")) || bytes.Contains(page, []byte("hidden")) {
+		t.Errorf("filtered root, inflated: %q", page)
+	}
+}

@@ -32,6 +32,7 @@ type env struct {
 	other  string // token for another project only
 	reader string // read-only token on "private"
 	demo   string // read-only token on project demo of "private"
+	demos  string // read-only token on projects demo* of "private"
 }
 
 func newEnv(t testing.TB) *env {
@@ -69,6 +70,7 @@ func newEnv(t testing.TB) *env {
 		other:  mint(registry.Scope{Projects: []string{"other"}, Actions: []registry.Action{registry.Upload}}),
 		reader: mint(registry.Scope{Repos: []string{"private"}, Actions: []registry.Action{registry.Read}}),
 		demo:   mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo"}, Actions: []registry.Action{registry.Read}}),
+		demos:  mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo*"}, Actions: []registry.Action{registry.Read}}),
 	}
 	t.Cleanup(e.srv.Close)
 	return e

@@ -34,7 +34,6 @@ type pageKey struct {
 
 // Shared header values; net/http never modifies them.
 var (
-	varyAccept     = []string{"Accept"}
 	cachePublic    = []string{"max-age=0, must-revalidate"}
 	cachePrivate   = []string{"private, max-age=0, must-revalidate"}
 	contentTypeHdr = map[pypi.Format][]string{
@@ -234,12 +233,20 @@ func (s *Server) filteredRoot(w http.ResponseWriter, r *http.Request, repo regis
 	}
 	h := w.Header()
 	h["Content-Type"] = contentTypeHdr[f]
-	h["Vary"] = varyAccept
+	h["Vary"] = varyAcceptEncoding
 	h["Cache-Control"] = []string{"private, no-store"}
-	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	body := buf.Bytes()
+	if acceptsGzip(r) {
+		var gz gzipVariant // compressed per request: this page is never cached
+		if v := gz.get(body, ""); v != nil {
+			body = v.body
+			h["Content-Encoding"] = encodingGzip
+		}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(body)
 	}
 	return nil
 }
