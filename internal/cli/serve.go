@@ -143,6 +143,9 @@ func newConfigCmd(env Env) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("%s is invalid:\n%w", args[0], err)
 			}
+			if err := server.CheckSharedKEK(cfg); err != nil {
+				return fmt.Errorf("%s is invalid:\n%w", args[0], err)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid\n", args[0])
 			return nil
 		},

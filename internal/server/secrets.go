@@ -46,17 +46,10 @@ func LoadKEKs(cfg *config.Config, log *slog.Logger) (kek []byte, previous [][]by
 		}
 		return kek, previous, nil
 	}
-	current, next := KEKFiles(cfg)
-	if cfg.Database.Driver == "postgres" {
-		// Replicas share the database but not their data_dir: keys
-		// generated per replica would each wrap secrets the others cannot
-		// read. One left by an earlier version is still used.
-		if _, err := os.Stat(current); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("secrets.kek_file (or secrets.kek_env) is required with database.driver postgres: " +
-				"every replica sharing the database must use the same key-encryption key " +
-				"(make one with: umask 077; head -c 32 /dev/urandom | base64 > /etc/wharf/kek; see docs/deployment.md)")
-		}
+	if err := CheckSharedKEK(cfg); err != nil {
+		return nil, nil, err
 	}
+	current, next := KEKFiles(cfg)
 	kek, created, err := secrets.EnsureKEKFile(current)
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret store key %s: %w", current, err)
@@ -72,6 +65,23 @@ func LoadKEKs(cfg *config.Config, log *slog.Logger) (kek []byte, previous [][]by
 		return nil, nil, fmt.Errorf("secret store key %s: %w", next, err)
 	}
 	return kek, previous, nil
+}
+
+// CheckSharedKEK refuses a PostgreSQL configuration that names no
+// key-encryption key. Replicas share the database but not their data_dir:
+// keys generated per replica would each wrap secrets the others cannot
+// read. A <data_dir>/kek that already exists is accepted.
+func CheckSharedKEK(cfg *config.Config) error {
+	if cfg.Database.Driver != "postgres" || cfg.Secrets.KEK != "" || cfg.Secrets.KEKFile != "" || cfg.Secrets.KEKEnv != "" {
+		return nil
+	}
+	current, _ := KEKFiles(cfg)
+	if _, err := os.Stat(current); errors.Is(err, fs.ErrNotExist) {
+		return errors.New("secrets.kek_file (or secrets.kek_env) is required with database.driver postgres: " +
+			"every replica sharing the database must use the same key-encryption key " +
+			"(make one with: umask 077; head -c 32 /dev/urandom | base64 > /etc/wharf/kek; see docs/deployment.md)")
+	}
+	return nil
 }
 
 // newSecrets builds the secret store service.
