@@ -17,7 +17,7 @@ func (a *API) target(r *http.Request, p auth.Principal, action registry.Action) 
 	if err := p.Check(action, name, project); err != nil {
 		return hosted.Target{}, err
 	}
-	repo, err := a.getRepoByName(r.Context(), name)
+	repo, err := repoByName(r.Context(), a.store, name)
 	if err != nil {
 		return hosted.Target{}, err
 	}

@@ -59,10 +59,7 @@ func (a *API) addPublisher(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	rec.CreatedBy = p.TokenID
 	err = a.store.InTx(ctx, func(tx store.Store) error {
-		repo, err := tx.Repos().Get(ctx, repoName)
-		if errors.Is(err, store.ErrNotFound) {
-			return errs.Errorf(errs.NotFound, op, "repository '%s' does not exist", repoName)
-		}
+		repo, err := repoByName(ctx, tx, repoName)
 		if err != nil {
 			return err
 		}
@@ -155,7 +152,7 @@ func (a *API) listPublishers(w http.ResponseWriter, r *http.Request, p auth.Prin
 		if err := p.Check(registry.Admin, repo, project); err != nil && (project != "" || len(p.Scope.Projects) == 0) {
 			return err
 		}
-		if _, err := a.getRepoByName(ctx, repo); err != nil {
+		if _, err := repoByName(ctx, a.store, repo); err != nil {
 			return err
 		}
 	}

@@ -18,9 +18,10 @@ func repoOf(r registry.Repository) Repo {
 	return Repo{Name: r.Name, Kind: string(r.Kind), Public: r.Public, Description: r.Description, CreatedAt: r.CreatedAt}
 }
 
-// getRepoByName loads a repository, turning "not found" into a message naming it.
-func (a *API) getRepoByName(ctx context.Context, name string) (registry.Repository, error) {
-	repo, err := a.store.Repos().Get(ctx, name)
+// repoByName loads a repository from st (the API's store, or a
+// transaction), turning "not found" into a message naming it.
+func repoByName(ctx context.Context, st store.Store, name string) (registry.Repository, error) {
+	repo, err := st.Repos().Get(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return repo, errs.Errorf(errs.NotFound, "adminapi", "repository '%s' does not exist", name)
 	}
@@ -112,7 +113,7 @@ func (a *API) getRepo(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if err := p.Check(registry.Read, name, ""); err != nil {
 		return err
 	}
-	repo, err := a.getRepoByName(r.Context(), name)
+	repo, err := repoByName(r.Context(), a.store, name)
 	if err != nil {
 		return err
 	}
@@ -141,10 +142,7 @@ func (a *API) updateRepo(w http.ResponseWriter, r *http.Request, p auth.Principa
 	var view Repo
 	err := a.store.InTx(r.Context(), func(tx store.Store) error {
 		var err error
-		if repo, err = tx.Repos().Get(r.Context(), name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errs.Errorf(errs.NotFound, "adminapi", "repository '%s' does not exist", name)
-			}
+		if repo, err = repoByName(r.Context(), tx, name); err != nil {
 			return err
 		}
 		detail := map[string]string{}
@@ -190,10 +188,7 @@ func (a *API) deleteRepo(w http.ResponseWriter, r *http.Request, p auth.Principa
 	var repo registry.Repository
 	err := a.store.InTx(r.Context(), func(tx store.Store) error {
 		var err error
-		if repo, err = tx.Repos().Get(r.Context(), name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errs.Errorf(errs.NotFound, "adminapi", "repository '%s' does not exist", name)
-			}
+		if repo, err = repoByName(r.Context(), tx, name); err != nil {
 			return err
 		}
 		if err := tx.Repos().Delete(r.Context(), name); err != nil {
