@@ -34,13 +34,7 @@ func TestMintTokenEndpointAttackSuite(t *testing.T) {
 // that trusts the world's issuers, with the hosted repository "main".
 func newOIDCServer(tb testing.TB, w *oidctest.World) *server.Server {
 	tb.Helper()
-	cfg, err := config.Default(func(string) string { return "" })
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.DataDir = tb.TempDir()
-	cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
-	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+	cfg := embeddedConfig(tb)
 	cfg.OIDC.Audience = w.Audience
 	cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
 	srv, err := server.New(tb.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
@@ -49,6 +43,20 @@ func newOIDCServer(tb testing.TB, w *oidctest.World) *server.Server {
 	}
 	tb.Cleanup(func() { srv.Close() })
 	return srv
+}
+
+// embeddedConfig is the default configuration on a temporary data
+// directory: SQLite and local files.
+func embeddedConfig(tb testing.TB) *config.Config {
+	tb.Helper()
+	cfg, err := config.Default(func(string) string { return "" })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DataDir = tb.TempDir()
+	cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
+	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+	return cfg
 }
 
 // newWorldServer is newOIDCServer with the world's existing projects and

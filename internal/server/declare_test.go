@@ -91,17 +91,12 @@ func TestPostgresNeedsASharedKEK(t *testing.T) {
 	}
 }
 
-// postgresConfig is a configuration on a fresh PostgreSQL schema (named
-// prefix plus random letters) and blobs in a temporary directory.
+// postgresConfig is embeddedConfig on a fresh PostgreSQL schema (named
+// prefix plus random letters).
 func postgresConfig(t *testing.T, prefix string) *config.Config {
 	t.Helper()
-	cfg, err := config.Default(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = t.TempDir()
+	cfg := embeddedConfig(t)
 	cfg.Database.Driver = "postgres"
 	cfg.Database.DSN = config.Secret(testenv.PostgresDSN(t, prefix))
-	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
 	return cfg
 }

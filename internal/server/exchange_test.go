@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -326,13 +325,7 @@ func TestPolicyRoutesHTTP(t *testing.T) {
 func TestDeclaredPolicies(t *testing.T) {
 	t.Parallel()
 	w := oidctest.NewWorld(t, nil)
-	cfg, err := config.Default(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = t.TempDir()
-	cfg.Database.DSN = config.Secret(filepath.Join(cfg.DataDir, "wharf.db"))
-	cfg.Blobs.Dir = filepath.Join(cfg.DataDir, "blobs")
+	cfg := embeddedConfig(t)
 	cfg.OIDC.Audience = w.Audience
 	cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
 	id := w.Good.RepositoryOwnerID
