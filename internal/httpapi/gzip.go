@@ -28,18 +28,9 @@ type gzipVariant struct {
 // get compresses body on first use.
 func (g *gzipVariant) get(body []byte, etag string) *gzipVariant {
 	g.once.Do(func() {
-		if len(body) < minGzipSize {
+		if g.body = gzipBytes(body); g.body == nil {
 			return
 		}
-		var buf bytes.Buffer
-		buf.Grow(len(body) / 4)
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-		zw.Write(body)
-		zw.Close()
-		if buf.Len() >= len(body) {
-			return
-		}
-		g.body = buf.Bytes()
 		// A strong ETag names one representation (RFC 9110 §8.8.3): the
 		// compressed bytes get their own.
 		g.etag = strings.TrimSuffix(etag, `"`) + `-gz"`
@@ -49,6 +40,23 @@ func (g *gzipVariant) get(body []byte, etag string) *gzipVariant {
 		return nil
 	}
 	return g
+}
+
+// gzipBytes compresses body, or returns nil when it is under minGzipSize
+// or does not get smaller.
+func gzipBytes(body []byte) []byte {
+	if len(body) < minGzipSize {
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(body) / 4)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	zw.Write(body)
+	zw.Close()
+	if buf.Len() >= len(body) {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 var (

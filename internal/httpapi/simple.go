@@ -159,7 +159,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 	h["Etag"] = etagHdr
 	// Either representation's tag validates: both stand for the same
 	// rendering, and a client switching encodings needs no new copy.
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (etagMatch(inm, etag) || etagMatch(inm, p.etag)) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (etagMatch(inm, etag) || etag != p.etag && etagMatch(inm, p.etag)) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -237,9 +237,9 @@ func (s *Server) filteredRoot(w http.ResponseWriter, r *http.Request, repo regis
 	h["Cache-Control"] = []string{"private, no-store"}
 	body := buf.Bytes()
 	if acceptsGzip(r) {
-		var gz gzipVariant // compressed per request: this page is never cached
-		if v := gz.get(body, ""); v != nil {
-			body = v.body
+		// Compressed per request: this page is never cached.
+		if gz := gzipBytes(body); gz != nil {
+			body = gz
 			h["Content-Encoding"] = encodingGzip
 		}
 	}

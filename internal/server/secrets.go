@@ -72,7 +72,7 @@ func LoadKEKs(cfg *config.Config, log *slog.Logger) (kek []byte, previous [][]by
 // keys generated per replica would each wrap secrets the others cannot
 // read. A <data_dir>/kek that already exists is accepted.
 func CheckSharedKEK(cfg *config.Config) error {
-	if cfg.Database.Driver != "postgres" || cfg.Secrets.KEK != "" || cfg.Secrets.KEKFile != "" || cfg.Secrets.KEKEnv != "" {
+	if cfg.Database.Driver != "postgres" || cfg.Secrets.KEK != "" { // KEK: read from kek_file or kek_env at load
 		return nil
 	}
 	current, _ := KEKFiles(cfg)
