@@ -168,9 +168,15 @@ func TestRemoteRepositories(t *testing.T) {
 	t.Run("a new secret version is used on the next request", func(t *testing.T) {
 		// Basic auth: the password changes upstream, then in wharf.
 		ngx.setPassword(t, "wharf", "pw-2")
+		// Anonymous callers learn that the credentials were refused, not
+		// which secret holds them; the server admin sees which version.
 		got := fetch(t, s.URL+"/nginx/simple/rotated/", pipAccept)
+		if got.status != http.StatusBadGateway || !strings.Contains(got.body, "refused wharf's credentials") || strings.Contains(got.body, "nginx-pw") {
+			t.Errorf("old password, anonymously: %d %s, want 502 saying the credentials were refused, naming no secret", got.status, got.body)
+		}
+		got = fetchAs(t, s.URL+"/nginx/simple/rotated/", pipAccept, s.Admin)
 		if got.status != http.StatusBadGateway || !strings.Contains(got.body, "secret 'nginx-pw' version 1") || strings.Contains(got.body, "pw-1") {
-			t.Errorf("old password: %d %s, want 502 naming secret nginx-pw version 1 (and never the value)", got.status, got.body)
+			t.Errorf("old password, as the admin: %d %s, want 502 naming secret nginx-pw version 1 (and never the value)", got.status, got.body)
 		}
 		s.setSecret(t, "nginx-pw", "pw-2", false)
 		if got := pageFiles(t, s.URL+"/nginx/simple/rotated/"); len(got) != 1 {
@@ -180,7 +186,7 @@ func TestRemoteRepositories(t *testing.T) {
 		// __token__: a new token upstream, the old one revoked.
 		reader2 := createToken(t, up, "--repo", "private", "--actions", "read", "--expires", "1h")
 		up.admin(t, "token", "revoke", reader1.ID)
-		got = fetch(t, s.URL+"/upwharf/simple/token-rotated/", pipAccept)
+		got = fetchAs(t, s.URL+"/upwharf/simple/token-rotated/", pipAccept, s.Admin)
 		if got.status != http.StatusBadGateway || !strings.Contains(got.body, "secret 'up-token' version 1") {
 			t.Errorf("revoked token: %d %s, want 502 naming secret up-token version 1", got.status, got.body)
 		}
@@ -211,8 +217,16 @@ func TestRemoteRepositories(t *testing.T) {
 		if got := fetch(t, fileURL, "*/*"); got.status != http.StatusOK || got.body != string(wheels["stale-lib"]) {
 			t.Errorf("cached file with the upstream down: %d (%d bytes)", got.status, len(got.body))
 		}
-		if got := fetch(t, s.URL+"/nginx-stale/simple/nginx-lib/", pipAccept); got.status != http.StatusBadGateway {
-			t.Errorf("never-cached page with the upstream down: %d, want 502", got.status)
+		got = fetch(t, s.URL+"/nginx-stale/simple/nginx-lib/", pipAccept)
+		if got.status != http.StatusBadGateway || !strings.Contains(got.body, "could not be reached") {
+			t.Errorf("never-cached page with the upstream down: %d %s, want 502 saying the upstream could not be reached", got.status, got.body)
+		}
+		// The address and the dial error are for the log and the admin.
+		if host := strings.TrimPrefix(ngx.URL, "http://"); strings.Contains(got.body, host) || strings.Contains(got.body, "dial") {
+			t.Errorf("anonymous 502 shows the upstream address or the dial error: %s", got.body)
+		}
+		if got := fetchAs(t, s.URL+"/nginx-stale/simple/nginx-lib/", pipAccept, s.Admin); !strings.Contains(got.body, "connection refused") {
+			t.Errorf("the admin's 502 lacks the dial error: %s", got.body)
 		}
 		target, r := pipInstall(t, s.URL+"/nginx-stale/simple/", "stale-lib")
 		r.mustSucceed(t)

@@ -165,11 +165,20 @@ type fetched struct {
 
 func fetch(t *testing.T, u, accept string) fetched {
 	t.Helper()
+	return fetchAs(t, u, accept, "")
+}
+
+// fetchAs is fetch with an API token ("" for none).
+func fetchAs(t *testing.T, u, accept, token string) fetched {
+	t.Helper()
 	req, err := http.NewRequest("GET", u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", accept)
+	if token != "" {
+		req.SetBasicAuth("__token__", token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)

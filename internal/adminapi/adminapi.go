@@ -168,7 +168,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		attrs = append(attrs, "auth_reason", reason)
 	}
 	a.log.Log(r.Context(), level, "admin request failed", attrs...)
-	httpapi.WriteJSONError(w, status, err)
+	httpapi.WriteJSONError(w, r, status, err, a.auth)
 }
 
 // writeJSON answers with v as JSON.

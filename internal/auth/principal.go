@@ -190,3 +190,11 @@ func (p Principal) checkBindings(action registry.Action, repo, project string) e
 	}
 	return errs.Errorf(errs.PermissionDenied, op, "The given token isn't allowed to %s project '%s' in repository '%s'.", verbProject(action), project, repo)
 }
+
+// ServerAdmin reports whether the principal administers the whole server:
+// the admin action, limited to no repository, project or binding. Only
+// such callers are shown the detail of server-side failures.
+func (p Principal) ServerAdmin() bool {
+	return p.Scope.AllowsAction(registry.Admin) && len(p.Scope.Repos) == 0 &&
+		len(p.Scope.Projects) == 0 && len(p.Scope.Bindings) == 0
+}

@@ -107,3 +107,33 @@ func Message(err error) string {
 	}
 	return err.Error()
 }
+
+// public carries a sentence any client may be shown for a server-side
+// failure, next to the detailed cause kept for the log and administrators.
+type public struct {
+	err error
+	msg string
+}
+
+func (p *public) Error() string { return p.err.Error() }
+func (p *public) Unwrap() error { return p.err }
+
+// Public attaches msg to err as what anonymous clients are shown when err
+// is a server-side failure (5xx), instead of the kind's generic sentence.
+// msg must name nothing internal (addresses, paths, secrets, SDK text):
+// "the upstream refused wharf's credentials for repository 'pypi'" is fine.
+func Public(err error, msg string) error {
+	if err == nil {
+		return nil
+	}
+	return &public{err: err, msg: msg}
+}
+
+// PublicMessage returns the outermost message attached with Public, or "".
+func PublicMessage(err error) string {
+	var p *public
+	if errors.As(err, &p) {
+		return p.msg
+	}
+	return ""
+}

@@ -37,3 +37,21 @@ func TestMessage(t *testing.T) {
 		t.Errorf("Error = %q, want %q", got, want)
 	}
 }
+
+func TestPublic(t *testing.T) {
+	t.Parallel()
+	inner := E(Upstream, "upstream", errors.New("dial tcp 10.0.0.7:443: connection refused"))
+	err := fmt.Errorf("remote: %w", Public(inner, "the upstream index is unreachable"))
+	if got := KindOf(err); got != Upstream {
+		t.Errorf("KindOf = %v, want upstream", got)
+	}
+	if got, want := PublicMessage(err), "the upstream index is unreachable"; got != want {
+		t.Errorf("PublicMessage = %q, want %q", got, want)
+	}
+	if got, want := Message(err), "dial tcp 10.0.0.7:443: connection refused"; got != want {
+		t.Errorf("Message = %q, want %q (the detail is kept)", got, want)
+	}
+	if PublicMessage(inner) != "" || Public(nil, "x") != nil {
+		t.Error("no public message where none was attached; Public(nil) is nil")
+	}
+}

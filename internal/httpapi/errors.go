@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/errs"
 )
 
@@ -38,13 +39,64 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// ClientMessage is the text a client is shown for err. Internal errors are
-// never described to clients: the detail goes to the log.
-func ClientMessage(err error) string {
-	if errs.KindOf(err) == errs.Internal {
-		return "internal server error; the server log has the details"
+// What callers are told about server-side failures (5xx). The detail of
+// such an error names internal things (upstream and object store addresses,
+// dial and SDK errors, buckets, keys, file paths): it goes to the log with
+// the request id and to server administrators, never to other callers.
+// They get a stable sentence per kind, or the one the error carries from
+// errs.Public, and the request id to quote.
+var publicOf = [...]string{
+	errs.Internal:    "internal server error",
+	errs.Upstream:    "the upstream index did not answer as expected; try again later",
+	errs.Unavailable: "the server is temporarily unavailable; try again shortly",
+}
+
+// retryAfter is the Retry-After of a 503, in seconds: long enough for a
+// dependency to come back or a deadline's cause to clear, short enough for
+// pip's retries.
+const retryAfter = "5"
+
+// ClientMessage is the text the caller of r is shown for err. Client
+// errors (4xx) say what to fix. Server errors (5xx) say only what
+// publicOf or errs.Public say, and the request id, unless the caller
+// authenticates as a server administrator (checked with a, which may be
+// nil): then the detail follows.
+func ClientMessage(r *http.Request, err error, a *auth.Service) string {
+	if Status(err) < 500 {
+		return errs.Message(err)
 	}
-	return errs.Message(err)
+	msg := errs.PublicMessage(err)
+	if msg == "" {
+		k := errs.KindOf(err)
+		if int(k) < len(publicOf) {
+			msg = publicOf[k]
+		}
+		if msg == "" {
+			msg = "the server could not complete the request"
+		}
+	}
+	if id := requestID(r.Context()); id != "" {
+		msg += " (request id " + id + ")"
+	}
+	if seesDetail(r, a) {
+		msg += ": " + errs.Message(err)
+	}
+	return msg
+}
+
+// seesDetail reports whether r carries a server administrator's token.
+// Only failed requests ask, so the extra authentication costs nothing on
+// the hot path.
+func seesDetail(r *http.Request, a *auth.Service) bool {
+	if a == nil {
+		return false
+	}
+	secret, err := auth.ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return false
+	}
+	p, err := a.Authenticate(r.Context(), secret)
+	return err == nil && p.ServerAdmin()
 }
 
 // logError logs 5xx at Error and everything else at Debug.
@@ -65,19 +117,27 @@ func writeText(w http.ResponseWriter, status int, msg string) {
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm="wharf"`)
 	}
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter)
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
 }
 
-// WriteJSONError writes err as {"error": {"code": kind, "message": text}}.
-func WriteJSONError(w http.ResponseWriter, status int, err error) {
+// WriteJSONError writes err as {"error": {"code": kind, "message": text}},
+// the text being ClientMessage's.
+func WriteJSONError(w http.ResponseWriter, r *http.Request, status int, err error, a *auth.Service) {
 	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wharf"`)
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	msg := ClientMessage(r, err, a)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"code": errs.KindOf(err).String(), "message": ClientMessage(err),
+		"code": errs.KindOf(err).String(), "message": msg,
 	}})
 }
 
@@ -119,6 +179,9 @@ func writeUploadError(w http.ResponseWriter, r *http.Request, status int, msg st
 	bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + reasonPhrase(msg) + "\r\n")
 	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
 	bw.WriteString("X-Content-Type-Options: nosniff\r\n")
+	if status == http.StatusServiceUnavailable {
+		bw.WriteString("Retry-After: " + retryAfter + "\r\n")
+	}
 	if id := requestID(r.Context()); id != "" {
 		bw.WriteString("X-Request-Id: " + id + "\r\n")
 	}

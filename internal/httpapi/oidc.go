@@ -70,7 +70,7 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 		status := Status(err)
 		logError(s.log, r, status, err)
 		writeJSON(w, status, map[string]any{"message": "Token request failed", "errors": []map[string]string{{
-			"code": "server-error", "description": ClientMessage(err),
+			"code": "server-error", "description": ClientMessage(r, err, s.cfg.Auth),
 		}}})
 		return
 	}

@@ -145,7 +145,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
 			s.log.Warn("not ready", "error", err)
-			writeText(w, http.StatusServiceUnavailable, "not ready: "+ClientMessage(err))
+			writeText(w, http.StatusServiceUnavailable, "not ready: "+ClientMessage(r, err, s.cfg.Auth))
 			return
 		}
 	}
@@ -162,7 +162,7 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
 				return // the response already started
 			}
-			writeText(w, status, ClientMessage(err))
+			writeText(w, status, ClientMessage(r, err, s.cfg.Auth))
 		}
 	})
 }

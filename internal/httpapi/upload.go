@@ -36,7 +36,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		status := Status(err)
 		logError(s.log, r, status, err)
 		s.metrics.uploads.WithLabelValues(errs.KindOf(err).String()).Inc()
-		writeUploadError(w, r, status, ClientMessage(err), bodyRead)
+		writeUploadError(w, r, status, ClientMessage(r, err, s.cfg.Auth), bodyRead)
 	}
 	// Authenticate before reading a byte of the body.
 	p, ok, err := s.principal(r)

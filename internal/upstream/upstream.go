@@ -208,7 +208,8 @@ func (c *Client) do(ctx context.Context, t Target, base *url.URL, u *url.URL, ac
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, cr, errs.E(errs.Upstream, "upstream", fmt.Errorf("repository '%s': upstream %s: %w", t.Repo, u.Redacted(), unwrapURLError(err)))
+		return nil, cr, errs.Public(errs.E(errs.Upstream, "upstream", fmt.Errorf("repository '%s': upstream %s: %w", t.Repo, u.Redacted(), unwrapURLError(err))),
+			fmt.Sprintf("the upstream of repository '%s' could not be reached; try again later", t.Repo))
 	}
 	return resp, cr, nil
 }
@@ -223,19 +224,24 @@ func unwrapURLError(err error) error {
 
 // statusError turns a non-200 upstream status into an error with a kind:
 // 404/410 NotFound (cached negatively), everything else Upstream. 401/403
-// name the secret and version used, never the value.
+// name the secret and version used, never the value, for the log and
+// administrators; other callers are told only that the credentials were
+// refused (errs.Public). A 4xx message is shown to every client, so the
+// NotFound one names no upstream address.
 func statusError(t Target, u *url.URL, resp *http.Response, cr credential) error {
 	switch resp.StatusCode {
 	case http.StatusNotFound, http.StatusGone:
-		return errs.Errorf(errs.NotFound, "upstream", "not found upstream of repository '%s' (%s answered %d)", t.Repo, u.Redacted(), resp.StatusCode)
+		return errs.Errorf(errs.NotFound, "upstream", "not found upstream of repository '%s' (the upstream answered %d)", t.Repo, resp.StatusCode)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		who := "no credentials (the repository has upstream auth none)"
 		if cr.desc != "" {
 			who = "user '" + cr.user + "' with " + cr.desc
 		}
-		return errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' refused the credentials (%d from %s): sent %s; add a new secret version or fix the grant", t.Repo, resp.StatusCode, u.Redacted(), who)
+		return errs.Public(errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' refused the credentials (%d from %s): sent %s; add a new secret version or fix the grant", t.Repo, resp.StatusCode, u.Redacted(), who),
+			fmt.Sprintf("the upstream of repository '%s' refused wharf's credentials (%d); an administrator must update them", t.Repo, resp.StatusCode))
 	}
-	return errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' answered %d for %s", t.Repo, resp.StatusCode, u.Redacted())
+	return errs.Public(errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' answered %d for %s", t.Repo, resp.StatusCode, u.Redacted()),
+		fmt.Sprintf("the upstream of repository '%s' answered %d; try again later", t.Repo, resp.StatusCode))
 }
 
 // acceptIndex prefers PEP 691 JSON and accepts both HTML forms.

@@ -116,7 +116,8 @@ func (s *Service) fetchFile(ctx context.Context, repo registry.Repository, set r
 	if got := tmp.SHA256(); got != key {
 		s.fetches.WithLabelValues(repo.Name, "file", "hash_mismatch").Inc()
 		s.log.Error("upstream file does not match its advertised sha256; refused", "repo", repo.Name, "filename", filename, "want", key, "got", got)
-		return errs.Errorf(errs.Upstream, "remote", "upstream file '%s' does not match the sha256 its index advertised (want %s, got %s): refused, nothing cached", filename, key, got)
+		return errs.Public(errs.Errorf(errs.Upstream, "remote", "upstream file '%s' does not match the sha256 its index advertised (want %s, got %s): refused, nothing cached", filename, key, got),
+			fmt.Sprintf("the upstream's copy of '%s' does not match the sha256 its index advertised: refused, nothing cached", filename))
 	}
 	if _, err := tmp.Commit(ctx); err != nil {
 		return err
