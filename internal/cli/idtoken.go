@@ -118,8 +118,11 @@ func (c *ciClient) idToken(ctx context.Context, f idTokenFlags, aud string) (jwt
 				return v, "$" + name, nil
 			}
 		}
-		return "", "", fmt.Errorf("no ID token: declare one in the job and pass its name, e.g.\n\n"+
-			"    id_tokens:\n      WHARF_ID_TOKEN:\n        aud: %s\n    script:\n      - wharf %s --id-token-env WHARF_ID_TOKEN", aud, c.cmd)
+		// The name derived from the audience is the one uv reads too, so
+		// one declaration serves `wharf publish` and `uv publish`.
+		name := audienceEnvName(aud)
+		return "", "", fmt.Errorf("no ID token: declare one in the job (uv reads the same name), e.g.\n\n"+
+			"    id_tokens:\n      %s:\n        aud: %s\n    script:\n      - wharf %s", name, aud, c.cmd)
 	}
 	return "", "", errors.New("no ID token: run in GitHub Actions (with permissions: id-token: write), " +
 		"or pass --id-token-env VAR or --id-token-file FILE (GitLab CI and other issuers)")

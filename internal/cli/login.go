@@ -46,7 +46,9 @@ the server's trust policies, and configures a tool with it.
 The ID token comes from --id-token-env VAR, --id-token-file FILE or
 --id-token TOKEN when given; otherwise, in GitHub Actions, from the runner
 with the server's audience (the job needs 'permissions: id-token: write');
-in GitLab CI from $WHARF_ID_TOKEN (declare it under id_tokens:).
+in GitLab CI from the variable named after the audience, as uv names it
+(audience wharf:wharf.example.com: $WHARF_WHARF_EXAMPLE_COM_ID_TOKEN), or
+$WHARF_ID_TOKEN; declare it under id_tokens:.
 
 --scope narrows the token (space-separated repo:REPO:ACTION or
 repo:REPO/PROJECT:ACTION). Without it, --tool pip asks for repo:REPO:read,
@@ -60,7 +62,8 @@ or with --github-env they are appended to $GITHUB_ENV for later steps):
           whose path is exported as PIP_CONFIG_FILE
   twine   a .pypirc with a [wharf] section (twine upload --config-file PATH -r wharf)
           and TWINE_REPOSITORY_URL, TWINE_USERNAME, TWINE_PASSWORD
-  uv      UV_INDEX_URL, UV_PUBLISH_URL, UV_PUBLISH_TOKEN
+  uv      UV_DEFAULT_INDEX, UV_PUBLISH_URL, UV_PUBLISH_USERNAME/PASSWORD,
+          UV_PUBLISH_CHECK_URL
   poetry  POETRY_REPOSITORIES_WHARF_URL, POETRY_HTTP_BASIC_WHARF_USERNAME/PASSWORD
   env     WHARF_SERVER, WHARF_TOKEN, WHARF_INDEX_URL, WHARF_UPLOAD_URL
 
@@ -74,8 +77,8 @@ rather than eval, so the mask line reaches the runner.`,
   wharf login --server https://wharf.example.com --tool pip --repo deps --github-env
   wharf login --server https://wharf.example.com --tool twine --repo local --github-env
 
-  # GitLab CI (id_tokens: WHARF_ID_TOKEN with aud: the server's audience)
-  eval "$(wharf login --server https://wharf.example.com --tool uv --id-token-env WHARF_ID_TOKEN)"
+  # GitLab CI (id_tokens: WHARF_WHARF_EXAMPLE_COM_ID_TOKEN with aud: wharf:wharf.example.com)
+  eval "$(wharf login --server https://wharf.example.com --tool uv)"
 
   # a narrower token: upload of one project only
   wharf login --server https://wharf.example.com --tool twine --scope "repo:local/demo:upload"`,
@@ -376,7 +379,12 @@ func (l *loginRun) configure(token string) ([]envVar, error) {
 			vars = append(vars, envVar{"TWINE_CERT", l.caFile})
 		}
 	case "uv":
-		vars = append(vars, envVar{"UV_INDEX_URL", index}, envVar{"UV_PUBLISH_URL", upload}, envVar{"UV_PUBLISH_TOKEN", token})
+		// UV_DEFAULT_INDEX replaces the deprecated UV_INDEX_URL (uv refuses
+		// both at once). The check URL lets `uv publish` skip files the
+		// index already has, as twine --skip-existing does.
+		vars = append(vars, envVar{"UV_DEFAULT_INDEX", index}, envVar{"UV_PUBLISH_URL", upload},
+			envVar{"UV_PUBLISH_USERNAME", "__token__"}, envVar{"UV_PUBLISH_PASSWORD", token},
+			envVar{"UV_PUBLISH_CHECK_URL", index})
 		if l.caFile != "" {
 			vars = append(vars, envVar{"SSL_CERT_FILE", l.caFile})
 		}

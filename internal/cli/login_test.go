@@ -133,7 +133,8 @@ func TestLoginTools(t *testing.T) {
 		want        []string // export lines (values with the token)
 	}{
 		{"twine", "repo:local:upload", []string{"TWINE_REPOSITORY_URL='{URL}/local/legacy/'", "TWINE_USERNAME='__token__'", "TWINE_PASSWORD='wharf-SECRET'"}},
-		{"uv", "", []string{"UV_INDEX_URL='http://__token__:wharf-SECRET@{HOST}/local/simple/'", "UV_PUBLISH_URL='{URL}/local/legacy/'", "UV_PUBLISH_TOKEN='wharf-SECRET'"}},
+		{"uv", "", []string{"UV_DEFAULT_INDEX='http://__token__:wharf-SECRET@{HOST}/local/simple/'", "UV_PUBLISH_URL='{URL}/local/legacy/'",
+			"UV_PUBLISH_USERNAME='__token__'", "UV_PUBLISH_PASSWORD='wharf-SECRET'", "UV_PUBLISH_CHECK_URL='http://__token__:wharf-SECRET@{HOST}/local/simple/'"}},
 		{"poetry", "", []string{"POETRY_REPOSITORIES_WHARF_URL='{URL}/local/legacy/'", "POETRY_HTTP_BASIC_WHARF_USERNAME='__token__'", "POETRY_HTTP_BASIC_WHARF_PASSWORD='wharf-SECRET'"}},
 		{"env", "", []string{"WHARF_SERVER='{URL}'", "WHARF_TOKEN='wharf-SECRET'"}},
 	} {
