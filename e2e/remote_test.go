@@ -344,11 +344,7 @@ func startNginx(t *testing.T, bin, root, user, password string) *nginxServer {
 	addr := freeAddr(t)
 	n := &nginxServer{URL: "http://" + addr, dir: dir}
 	n.setPassword(t, user, password)
-	userLine := ""
-	if os.Geteuid() == 0 {
-		// Workers would switch to nobody, who cannot read test temp dirs.
-		userLine = "user root root;"
-	}
+	userLine := nginxUserLine()
 	conf := fmt.Sprintf(`%s
 worker_processes 1;
 daemon off;
@@ -373,6 +369,24 @@ http {
 	}
 }
 `, userLine, dir, addr, root)
+	n.run(t, bin, conf, n.URL+"/simple/", http.StatusUnauthorized)
+	return n
+}
+
+// nginxUserLine is the user directive a test nginx needs: as root, workers
+// would switch to nobody, who cannot read test temp dirs.
+func nginxUserLine() string {
+	if os.Geteuid() == 0 {
+		return "user root root;"
+	}
+	return ""
+}
+
+// run starts nginx on conf (written to n.dir) and waits until probe
+// answers want.
+func (n *nginxServer) run(t *testing.T, bin, conf, probe string, want int) {
+	t.Helper()
+	dir := n.dir
 	mustWrite(t, filepath.Join(dir, "nginx.conf"), []byte(conf))
 	n.cmd = exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf"))
 	out := &logBuffer{}
@@ -391,11 +405,11 @@ http {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(n.URL + "/simple/")
+		resp, err := http.Get(probe)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return n // up, and asking for credentials
+			if resp.StatusCode == want {
+				return
 			}
 		}
 		select {
@@ -405,7 +419,7 @@ http {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nginx not answering 401 on %s after 10s (last: %v)", n.URL, errOrStatus(resp, err))
+			t.Fatalf("nginx not answering %d on %s after 10s (last: %v)", want, probe, errOrStatus(resp, err))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -90,8 +90,47 @@ func New(cfg Config) *Client {
 		}
 	}
 	c := &Client{cfg: cfg}
-	c.http = &http.Client{Transport: cfg.Transport, CheckRedirect: c.checkRedirect}
+	c.http = &http.Client{Transport: credentialTransport{cfg.Transport}, CheckRedirect: c.checkRedirect}
 	return c
+}
+
+// hopAuth is the credential of one upstream request and the one origin it
+// may be sent to. It rides in the request's context, so every hop of a
+// redirect chain decides for itself: net/http's own rule would forward
+// Authorization to another port, to a subdomain and from https to http.
+type hopAuth struct {
+	origin     string
+	user, pass string
+}
+
+const hopAuthKey ctxKey = 1
+
+// credentialTransport adds the request's credential to each hop whose
+// origin (scheme, host and port) is exactly the upstream's, and to no
+// other: a redirect elsewhere is followed without it.
+type credentialTransport struct{ base http.RoundTripper }
+
+func (t credentialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if a, ok := req.Context().Value(hopAuthKey).(*hopAuth); ok && origin(req.URL) == a.origin {
+		req = req.Clone(req.Context()) // a RoundTripper must not change the caller's request
+		req.SetBasicAuth(a.user, a.pass)
+	}
+	return t.base.RoundTrip(req)
+}
+
+// origin is u's scheme, host and port, the port spelled out when it is
+// the scheme's default, so "https://a" and "https://a:443" are one origin.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // dialGuard refuses connections to loopback addresses unless the request's
@@ -182,13 +221,21 @@ func (c *Client) credential(ctx context.Context, t Target) (credential, error) {
 	return cr, nil
 }
 
-// do sends a GET with the target's credentials when u is on the upstream's
-// host (credentials never travel to other hosts, such as a CDN for files).
+// do sends a GET, with the target's credentials on every hop (the first
+// and any redirect) that goes to the upstream's exact origin: never to
+// another host, port or scheme, such as a CDN for files.
 func (c *Client) do(ctx context.Context, t Target, base *url.URL, u *url.URL, accept string) (*http.Response, credential, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, credential{}, errs.Errorf(errs.Upstream, "upstream", "refusing %s URL %s: only http and https are fetched", u.Scheme, u.Redacted())
 	}
 	ctx = context.WithValue(ctx, loopbackOK, isLoopbackHost(base.Hostname()))
+	cr, err := c.credential(ctx, t)
+	if err != nil {
+		return nil, cr, err
+	}
+	if cr.desc != "" {
+		ctx = context.WithValue(ctx, hopAuthKey, &hopAuth{origin: origin(base), user: cr.user, pass: cr.pass})
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, credential{}, errs.E(errs.Invalid, "upstream", err)
@@ -197,19 +244,13 @@ func (c *Client) do(ctx context.Context, t Target, base *url.URL, u *url.URL, ac
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	var cr credential
-	if u.Host == base.Host {
-		if cr, err = c.credential(ctx, t); err != nil {
-			return nil, cr, err
-		}
-		if cr.desc != "" {
-			req.SetBasicAuth(cr.user, cr.pass)
-		}
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, cr, errs.Public(errs.E(errs.Upstream, "upstream", fmt.Errorf("repository '%s': upstream %s: %w", t.Repo, u.Redacted(), unwrapURLError(err))),
 			fmt.Sprintf("the upstream of repository '%s' could not be reached; try again later", t.Repo))
+	}
+	if origin(resp.Request.URL) != origin(base) {
+		cr = credential{} // the answer came from an origin the credentials were not sent to
 	}
 	return resp, cr, nil
 }
@@ -234,8 +275,11 @@ func statusError(t Target, u *url.URL, resp *http.Response, cr credential) error
 		return errs.Errorf(errs.NotFound, "upstream", "not found upstream of repository '%s' (the upstream answered %d)", t.Repo, resp.StatusCode)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		who := "no credentials (the repository has upstream auth none)"
-		if cr.desc != "" {
+		switch {
+		case cr.desc != "":
 			who = "user '" + cr.user + "' with " + cr.desc
+		case t.Settings.Auth != "" && t.Settings.Auth != registry.AuthNone:
+			who = "no credentials: they go only to the upstream's own origin, and the request was redirected to " + origin(resp.Request.URL)
 		}
 		return errs.Public(errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' refused the credentials (%d from %s): sent %s; add a new secret version or fix the grant", t.Repo, resp.StatusCode, u.Redacted(), who),
 			fmt.Sprintf("the upstream of repository '%s' refused wharf's credentials (%d); an administrator must update them", t.Repo, resp.StatusCode))
