@@ -111,16 +111,6 @@ func boolText(b bool) string {
 	return "false"
 }
 
-// FromPolicyRecord decodes a stored policy.
-func FromPolicyRecord(rec store.PolicyRecord) (oidc.Policy, error) {
-	var pol oidc.Policy
-	if err := json.Unmarshal(rec.Config, &pol); err != nil {
-		return pol, err
-	}
-	pol.ID, pol.Name, pol.CreatedAt, pol.CreatedBy = rec.ID, rec.Name, rec.CreatedAt, rec.CreatedBy
-	return pol, nil
-}
-
 func (pr *policyRoutes) list(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	const op = "adminapi.listPolicies"
 	if err := requireAdmin(op, p); err != nil {
@@ -132,7 +122,7 @@ func (pr *policyRoutes) list(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	out := make([]oidc.Policy, 0, len(recs))
 	for _, rec := range recs {
-		pol, err := FromPolicyRecord(rec)
+		pol, err := oidc.PolicyFromRecord(rec)
 		if err != nil {
 			return errs.E(errs.Internal, op, err)
 		}
@@ -150,7 +140,7 @@ func (pr *policyRoutes) get(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return err
 	}
-	pol, err := FromPolicyRecord(rec)
+	pol, err := oidc.PolicyFromRecord(rec)
 	if err != nil {
 		return errs.E(errs.Internal, op, err)
 	}

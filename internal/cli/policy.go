@@ -27,7 +27,10 @@ at /api/v1/token/exchange ('wharf login'), and for what: repositories,
 projects, actions (read, upload, yank, delete) and a token lifetime (15m to
 12h, default 1h). Claim matchers (equals, not_equals, like, in) and an
 optional CEL condition must all hold. Deny policies are evaluated first and
-remove what allow policies grant. See docs/trust-policies.md.`,
+remove what allow policies and trusted publishers grant, on every way to a
+token (mint-token, 'wharf publish', 'wharf login'); a deny that cannot be
+evaluated (a missing claim) denies, an allow that cannot grants nothing.
+See docs/trust-policies.md.`,
 	}
 	conn.register(cmd.PersistentFlags())
 	cmd.AddCommand(newPolicyCreateCmd(env, &conn), newPolicyListCmd(env, &conn), newPolicyShowCmd(env, &conn),
@@ -76,7 +79,13 @@ func newPolicyCreateCmd(env Env, conn *connFlags) *cobra.Command {
 configured, the CEL condition must compile, and a policy on GitHub or GitLab
 must pin an owner or namespace with an equals matcher (better by ID:
 repository_owner_id, namespace_id); --force accepts a policy that does not,
-and the choice is stored with it. Warnings are printed on stderr.`,
+and the choice is stored with it. Warnings are printed on stderr.
+
+Event guard: on a GitHub issuer, jobs started by pull_request_target,
+workflow_run or issue_comment get only read from a policy, never upload,
+yank or delete, as trusted publishers refuse them; list workflow_run or
+issue_comment under privileged_events to opt in (linted; never
+pull_request_target).`,
 		Example: `  cat > release.yaml <<'YAML'
   name: acme-release
   issuer: github
@@ -274,7 +283,10 @@ func newPolicyTestCmd(env Env, conn *connFlags) *cobra.Command {
 		Short: "Explain which trust policies an ID token (or a claims set) satisfies and what it would get",
 		Long: `test evaluates every trust policy of the token's issuer and prints, for each,
 whether it matched and otherwise which matcher or condition failed, with the
-expected and the actual claim; then what an exchange would grant. With
+expected and the actual claim; a policy that cannot be evaluated for the
+token (a missing claim, a failing condition) is shown as such: a deny then
+denies, an allow grants nothing. Write actions the event guard removes are
+named. Then what an exchange would grant. With
 --repo (and --project, --action: default read) it also answers whether that
 one permission would be granted.
 
@@ -352,7 +364,10 @@ func printPolicyTest(w io.Writer, res adminapi.PolicyTestResult) error {
 	fmt.Fprintf(w, "issuer %s (%s): %d policies considered\n", res.Issuer, how, len(res.Traces))
 	for _, t := range res.Traces {
 		verdict := "no match"
-		if t.Matched {
+		switch {
+		case t.Undetermined != "":
+			verdict = strings.ToUpper(t.Outcome()[:1]) + t.Outcome()[1:]
+		case t.Matched:
 			verdict = "MATCH"
 		}
 		fmt.Fprintf(w, "\n%s %s: %s\n", t.Effect, t.Policy, verdict)
@@ -373,6 +388,9 @@ func printPolicyTest(w io.Writer, res adminapi.PolicyTestResult) error {
 				r = "not evaluated (a matcher failed first)"
 			}
 			fmt.Fprintf(w, "  condition %s: %s\n", t.Condition, r)
+		}
+		if t.Guard != "" {
+			fmt.Fprintf(w, "  event guard: %s\n", t.Guard)
 		}
 	}
 	if len(res.Traces) == 0 {

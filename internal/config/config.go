@@ -155,7 +155,10 @@ type Policy struct {
 	Match     []PolicyMatcher `yaml:"match"`
 	Condition string          `yaml:"condition"`
 	Grant     PolicyGrant     `yaml:"grant"`
-	Force     bool            `yaml:"force"`
+	// PrivilegedEvents opts GitHub workflow_run / issue_comment jobs in to
+	// the policy's upload, yank and delete (oidc.Policy.PrivilegedEvents).
+	PrivilegedEvents []string `yaml:"privileged_events"`
+	Force            bool     `yaml:"force"`
 }
 
 // PolicyMatcher tests one claim (claim or path; one of equals, not_equals,

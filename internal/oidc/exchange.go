@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/store"
 )
 
 // DefaultTokenTTL is the lifetime of a minted upload token (PyPI: 900 s).
@@ -29,10 +31,22 @@ type Grant struct {
 	PublisherID int64 `json:"publisher_id"`
 }
 
-// Minter mints the upload token (the auth service implements it). claims
-// are the identifying claims, for the token's metadata.
+// ScopeMint is a token to mint for an accepted exchange. Create lists
+// pending-publisher grants whose projects must be created first.
+type ScopeMint struct {
+	Scope  registry.Scope
+	Create []Grant
+	TTL    time.Duration
+	Origin string
+	// Purpose starts the token's description ("trusted publishing").
+	Purpose string
+	// Claims are the identifying claims, for the token's description.
+	Claims map[string]any
+}
+
+// Minter mints the token of an accepted exchange (StoreMinter).
 type Minter interface {
-	MintUpload(ctx context.Context, grants []Grant, ttl time.Duration, origin string, claims map[string]any) (token, tokenID string, expires time.Time, err error)
+	Mint(ctx context.Context, m ScopeMint) (token, tokenID string, expires time.Time, err error)
 }
 
 // Exchange is one audit record. Claims holds identifying claims only, and
@@ -49,6 +63,10 @@ type Exchange struct {
 	TokenID     string
 	Grants      []Grant
 	Scope       string // RFC 8693 exchanges: the granted scope
+	// Action is the audit action ("" means "oidc.mint"); Suppressed counts
+	// the refusals a summary record stands for (see auditLimiter).
+	Action     string
+	Suppressed int
 }
 
 // Auditor records every exchange, accepted or refused.
@@ -70,10 +88,13 @@ type Deps struct {
 	Projects   ProjectChecker
 	// TokenTTL is the minted token's lifetime; 0 means DefaultTokenTTL.
 	TokenTTL time.Duration
-	// Policies and Scoped enable the RFC 8693 exchange (Exchange); without
-	// them it refuses as not enabled.
-	Policies PolicySource
-	Scoped   ScopeMinter
+	// Policies are the trust policies. Their deny rules bind every
+	// exchange, whatever granted it; their allow rules grant through the
+	// RFC 8693 exchange, which without them refuses as not enabled. When
+	// Policies is nil and PolicyStore is set, the stored policies are
+	// served, compiled and cached (PolicyCacheTTL).
+	Policies    PolicySource
+	PolicyStore store.Policies
 }
 
 // MintResult is a successful exchange.
@@ -87,10 +108,12 @@ type MintResult struct {
 	Scope   registry.Scope
 }
 
-// Exchanger turns a verified ID token into an upload token.
+// Exchanger turns a verified ID token into a wharf token.
 type Exchanger struct {
-	v *Verifier
-	d Deps
+	v       *Verifier
+	d       Deps
+	cel     *CEL
+	limiter *auditLimiter
 }
 
 // New builds the Verifier and the Exchanger around it, registering metrics
@@ -111,7 +134,14 @@ func New(cfg Config, d Deps) (*Exchanger, error) {
 	if err != nil {
 		return nil, errs.E(errs.Internal, op, err)
 	}
-	return &Exchanger{v: newVerifier(c, m), d: d}, nil
+	x := &Exchanger{v: newVerifier(c, m), d: d, limiter: newAuditLimiter()}
+	if x.cel, err = NewCEL(); err != nil {
+		return nil, errs.E(errs.Internal, op, err)
+	}
+	if d.Policies == nil && d.PolicyStore != nil {
+		x.d.Policies = &storePolicies{store: d.PolicyStore, issuers: x.Issuers(), cel: x.cel, log: c.Logger, now: c.Now}
+	}
+	return x, nil
 }
 
 // Verifier returns the verifier (for Run/Warm and other exchanges).
@@ -120,43 +150,115 @@ func (x *Exchanger) Verifier() *Verifier { return x.v }
 // Audience is served at GET /_/oidc/audience.
 func (x *Exchanger) Audience() string { return x.v.cfg.Audience }
 
-// MintToken runs the PyPI exchange: verify, match publishers, claim the
-// jti, mint (research/oidc-federation.md §2.7). A refusal is returned as an
-// errs.Unauthenticated error wrapping a *Refusal (use errors.As and send
-// Refusal.Body with status 422); other errors are the server's fault.
+// MintToken runs the PyPI exchange: verify, match publishers, apply the
+// deny policies, claim the jti, mint (research/oidc-federation.md §2.7). A
+// refusal is returned as an errs.Unauthenticated error wrapping a *Refusal
+// (use errors.As and send Refusal.Body with status 422); other errors are
+// the server's fault.
 func (x *Exchanger) MintToken(ctx context.Context, rawJWT string) (MintResult, error) {
-	return x.run(ctx, "oidc.MintToken", rawJWT, func(ctx context.Context, c Claims) (authorized, *Refusal, error) {
+	return x.run(ctx, "oidc.MintToken", rawJWT, func(ctx context.Context, c Claims, _ *PolicySet) (candidate, *Refusal, error) {
 		grants, r, err := x.match(ctx, c)
 		if r != nil || err != nil {
-			return authorized{}, r, err
+			return candidate{}, r, err
 		}
-		return authorized{grants: grants, mint: func(ctx context.Context, meta map[string]any) (string, string, time.Time, error) {
-			return x.d.Minter.MintUpload(ctx, grants, x.d.TokenTTL, "oidc:"+c.IssuerName, meta)
+		return candidate{entries: publisherEntries(grants, x.d.TokenTTL), finish: func(entries []Entry) (ScopeMint, []Grant, []Entry, *Refusal) {
+			// What the deny policies left: the publishers' (repository,
+			// project) pairs that may still upload.
+			var kept []Grant
+			scope := registry.Scope{Actions: []registry.Action{registry.Upload}}
+			for _, g := range grants {
+				if !slices.ContainsFunc(entries, func(e Entry) bool {
+					return e.Repo == g.Repo && slices.Contains(e.Projects, g.Project) && slices.Contains(e.Actions, registry.Upload)
+				}) {
+					continue
+				}
+				kept = append(kept, g)
+				scope.Repos = append(scope.Repos, g.Repo)
+				scope.Projects = append(scope.Projects, g.Project)
+				scope.Bindings = append(scope.Bindings, registry.Binding{Repo: g.Repo, Project: g.Project})
+			}
+			return ScopeMint{Scope: scope, Create: creates(kept), TTL: x.d.TokenTTL, Purpose: "trusted publishing"}, kept, entries, nil
 		}}, nil, nil
 	})
 }
 
-// authorized is what an authorisation step decided: the grants to audit
-// and how to mint the token once the jti is claimed.
-type authorized struct {
-	grants  []Grant
-	entries []Entry
-	mint    func(ctx context.Context, meta map[string]any) (token, tokenID string, expires time.Time, err error)
-	scope   registry.Scope
+// publisherEntries expresses publisher grants as policy entries (upload
+// of one project), so deny policies apply to them as to any grant.
+func publisherEntries(grants []Grant, ttl time.Duration) []Entry {
+	out := make([]Entry, 0, len(grants))
+	for _, g := range grants {
+		out = append(out, Entry{Repo: g.Repo, Projects: []string{g.Project}, Actions: []registry.Action{registry.Upload}, TTL: ttl, Policy: fmt.Sprintf("publisher:%d", g.PublisherID)})
+	}
+	return out
 }
 
-// run is the one exchange path both endpoints share: verify, authorise,
-// claim the jti, mint, audit.
-func (x *Exchanger) run(ctx context.Context, op, rawJWT string, authorize func(context.Context, Claims) (authorized, *Refusal, error)) (MintResult, error) {
+// creates keeps the grants of pending publishers.
+func creates(grants []Grant) []Grant {
+	var out []Grant
+	for _, g := range grants {
+		if g.Create {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// candidate is what a path's authorisation step found: every entry an
+// allow rule (policy or publisher) grants, and how to turn what is left
+// after the deny policies into the token to mint. A path never mints
+// itself: run does, after the deny policies, so no path can skip them.
+type candidate struct {
+	entries []Entry
+	// scoped: the token's scope is reported (RFC 8693 answers with it).
+	scoped bool
+	// finish builds the token from the entries the deny policies left
+	// (never empty), the grants to audit and the entries the token
+	// carries; or refuses.
+	finish func(entries []Entry) (ScopeMint, []Grant, []Entry, *Refusal)
+}
+
+// run is the one exchange path every way of turning an ID token into a
+// wharf token goes through (mint-token, its GitHub alias, the RFC 8693
+// exchange, and so `wharf publish` and `wharf login`): verify, find what
+// allow rules grant, take away what deny policies remove, claim the jti,
+// mint, audit. A new path adds an authorize function, nothing else.
+func (x *Exchanger) run(ctx context.Context, op, rawJWT string, authorize func(context.Context, Claims, *PolicySet) (candidate, *Refusal, error)) (MintResult, error) {
 	now := x.v.cfg.Now()
 	c, r := x.v.verify(ctx, rawJWT)
 	if r != nil {
 		return MintResult{}, x.refused(ctx, now, c, r)
 	}
-	a, r, err := authorize(ctx, c)
+	var set *PolicySet
+	if x.d.Policies != nil {
+		var err error
+		if set, err = x.d.Policies.Policies(ctx); err != nil {
+			// Without the policies we cannot know what they deny.
+			return MintResult{}, x.failed(ctx, now, c, errs.E(errs.Unavailable, op, fmt.Errorf("policies: %w", err)))
+		}
+	}
+	cand, r, err := authorize(ctx, c, set)
 	if err != nil {
 		return MintResult{}, x.failed(ctx, now, c, errs.E(errs.Unavailable, op, err))
 	}
+	if r != nil {
+		if d := set.Denials(c); len(d) > 0 {
+			r = d[0].refusal(c)
+		}
+		return MintResult{}, x.refused(ctx, now, c, r)
+	}
+	entries := cand.entries
+	denials := set.Denials(c)
+	for _, d := range denials {
+		entries = Subtract(entries, d.Grant)
+	}
+	if len(entries) == 0 {
+		if len(denials) == 0 {
+			// authorize returned no refusal and no grant: a bug, refuse.
+			return MintResult{}, x.failed(ctx, now, c, errs.Errorf(errs.Internal, op, "no grant and no refusal"))
+		}
+		return MintResult{}, x.refused(ctx, now, c, denials[0].refusal(c))
+	}
+	mint, grants, entries, r := cand.finish(entries)
 	if r != nil {
 		return MintResult{}, x.refused(ctx, now, c, r)
 	}
@@ -176,13 +278,22 @@ func (x *Exchanger) run(ctx context.Context, op, rawJWT string, authorize func(c
 		meta[k] = v
 	}
 	meta["iss"] = c.Issuer
-	token, tokenID, expires, err := a.mint(ctx, meta)
+	mint.Claims, mint.Origin = meta, "oidc:"+c.IssuerName
+	token, tokenID, expires, err := x.d.Minter.Mint(ctx, mint)
 	if err != nil {
 		return MintResult{}, x.failed(ctx, now, c, errs.E(errs.KindOf(err), op, fmt.Errorf("mint: %w", err)))
 	}
 	x.v.m.exchanges.WithLabelValues(c.IssuerName, "ok").Inc()
-	x.audit(ctx, Exchange{Time: now, Issuer: c.Issuer, IssuerName: c.IssuerName, Claims: ids, Outcome: "ok", TokenID: tokenID, Grants: a.grants, Scope: FormatScope(a.entries)})
-	return MintResult{Token: token, TokenID: tokenID, Expires: expires, Grants: a.grants, Entries: a.entries, Scope: a.scope}, nil
+	scope := ""
+	if cand.scoped {
+		scope = FormatScope(entries)
+	}
+	x.audit(ctx, Exchange{Time: now, Issuer: c.Issuer, IssuerName: c.IssuerName, Claims: ids, Outcome: "ok", TokenID: tokenID, Grants: grants, Scope: scope})
+	res := MintResult{Token: token, TokenID: tokenID, Expires: expires, Grants: grants, Scope: mint.Scope}
+	if scope != "" {
+		res.Entries = entries
+	}
+	return res, nil
 }
 
 // match returns the grants of every publisher the claims satisfy.
@@ -325,12 +436,6 @@ func (x *Exchanger) failed(ctx context.Context, now time.Time, c Claims, err err
 	x.v.cfg.Logger.ErrorContext(ctx, "oidc exchange failed", "issuer", name, "err", err)
 	x.audit(ctx, Exchange{Time: now, Issuer: c.Issuer, IssuerName: name, Claims: identifying(c), Outcome: "error", Reason: err.Error()})
 	return err
-}
-
-func (x *Exchanger) audit(ctx context.Context, e Exchange) {
-	if x.d.Auditor != nil {
-		x.d.Auditor.Record(ctx, e)
-	}
 }
 
 // AsRefusal returns the *Refusal inside err, or nil.

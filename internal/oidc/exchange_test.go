@@ -23,15 +23,24 @@ type memMinter struct {
 	n     atomic.Int64
 	now   func() time.Time
 	mu    sync.Mutex
-	calls [][]oidc.Grant
+	calls []oidc.ScopeMint
 }
 
-func (m *memMinter) MintUpload(_ context.Context, grants []oidc.Grant, ttl time.Duration, origin string, _ map[string]any) (string, string, time.Time, error) {
+func (m *memMinter) Mint(_ context.Context, req oidc.ScopeMint) (string, string, time.Time, error) {
 	id := fmt.Sprintf("tok%d", m.n.Add(1))
 	m.mu.Lock()
-	m.calls = append(m.calls, grants)
+	m.calls = append(m.calls, req)
 	m.mu.Unlock()
-	return "wharf-" + id + "-secret", id, m.now().Add(ttl), nil
+	return "wharf-" + id + "-secret", id, m.now().Add(req.TTL), nil
+}
+
+func (m *memMinter) last() *oidc.ScopeMint {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.calls) == 0 {
+		return nil
+	}
+	return &m.calls[len(m.calls)-1]
 }
 
 type worldProjects struct{ w *oidctest.World }

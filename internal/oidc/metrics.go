@@ -9,6 +9,8 @@ type metrics struct {
 	jwksFetches *prometheus.CounterVec // issuer, result
 	exchanges   *prometheus.CounterVec // issuer, outcome
 	refusals    *prometheus.CounterVec // reason
+	// auditSuppressed counts refusals not written one by one (auditlimit.go).
+	auditSuppressed *prometheus.CounterVec // issuer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,8 +27,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "wharf_oidc_refusals_total",
 			Help: "Refused ID-token exchanges by reason.",
 		}, []string{"reason"}),
+		auditSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wharf_oidc_audit_suppressed_total",
+			Help: "Refused ID-token exchanges counted in a per-minute summary audit record instead of one record each.",
+		}, []string{"issuer"}),
 	}
-	for _, c := range []prometheus.Collector{m.jwksFetches, m.exchanges, m.refusals} {
+	for _, c := range []prometheus.Collector{m.jwksFetches, m.exchanges, m.refusals, m.auditSuppressed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

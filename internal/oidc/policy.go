@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,11 @@ type Policy struct {
 	Match     []Matcher `json:"match,omitempty" yaml:"match,omitempty"`
 	Condition string    `json:"condition,omitempty" yaml:"condition,omitempty"` // CEL over claims
 	Grant     Grants    `json:"grant" yaml:"grant"`
+	// PrivilegedEvents lifts the event guard for these GitHub events
+	// (workflow_run, issue_comment): without it, jobs they start get no
+	// upload, yank or delete from this policy. Linted; pull_request_target
+	// can never be listed.
+	PrivilegedEvents []string `json:"privileged_events,omitempty" yaml:"privileged_events,omitempty"`
 	// Force accepts a policy the tenant-pin lint refuses. It is stored, so
 	// the choice stays visible.
 	Force     bool      `json:"force,omitempty" yaml:"force,omitempty"`
@@ -173,22 +179,38 @@ func (m *Matcher) claimValue(raw map[string]any) (string, bool) {
 	return "", false
 }
 
-// test reports whether the claims satisfy m, and the actual value.
-func (m *Matcher) test(raw map[string]any) (bool, string, bool) {
+// test reports whether the claims satisfy m, the actual value and whether
+// the claim is present. Values are compared as the one claim table says
+// (canonical). A missing or structured claim equals nothing (equals, like
+// and in are false), but whether it differs from a value cannot be told:
+// not_equals is undetermined, which grants nothing in an allow policy and
+// denies in a deny policy.
+func (m *Matcher) test(kind string, raw map[string]any) (outcome, string, bool) {
 	v, present := m.claimValue(raw)
 	if !present {
-		return false, "", false
+		if m.NotEquals != nil {
+			return undetermined, "", false
+		}
+		return noMatch, "", false
 	}
+	name := m.Name()
+	c := func(s string) string { return canonical(kind, name, s) }
+	ok := false
 	switch {
 	case m.Equals != nil:
-		return v == *m.Equals, v, true
+		ok = c(v) == c(*m.Equals)
 	case m.NotEquals != nil:
-		return v != *m.NotEquals, v, true
+		ok = c(v) != c(*m.NotEquals)
 	case m.Like != nil:
-		return Like(*m.Like, v), v, true
+		ok = Like(c(*m.Like), c(v))
 	default:
-		return slices.Contains(m.In, v), v, true
+		cv := c(v)
+		ok = slices.ContainsFunc(m.In, func(s string) bool { return c(s) == cv })
 	}
+	if ok {
+		return match, v, true
+	}
+	return noMatch, v, true
 }
 
 func (m Matcher) validate() error {
@@ -402,8 +424,21 @@ func (p Policy) Validate(issuers []IssuerInfo, audience string, env *CEL) (LintR
 	} else if g.TTL != 0 {
 		bad("grant.ttl", "a deny policy grants no token lifetime")
 	}
+	for _, ev := range p.PrivilegedEvents {
+		switch {
+		case ev == "pull_request_target":
+			bad("privileged_events", "pull_request_target can never upload, yank or delete: it runs with the base repository's trust on code from forks")
+		case !slices.Contains(GuardedEvents, ev):
+			bad("privileged_events", "%q is not a guarded event: only %s need (and accept) an opt-in", ev, "workflow_run and issue_comment")
+		case p.Effect == EffectDeny:
+			bad("privileged_events", "a deny policy grants nothing, so it has no event guard to lift")
+		}
+	}
 	if iss != nil && p.Effect == EffectAllow {
 		res.Warnings = p.lint(*iss, &es)
+	}
+	if iss != nil && p.Effect == EffectDeny {
+		res.Warnings = p.lintDeny(*iss)
 	}
 	if len(es) > 0 {
 		return res, errs.E(errs.Invalid, op, errors.Join(es...))
@@ -427,6 +462,13 @@ func (p Policy) lint(iss IssuerInfo, es *[]error) []string {
 	}
 	if len(p.Match) > 0 && onlySub {
 		warn = append(warn, "only sub is matched: GitHub subjects are customisable per repository (include_claim_keys) and their format changes (ID-qualified subjects); match repository_owner_id, repository_id, ref and workflow_ref instead")
+	}
+	if iss.Kind == KindGitHub && slices.ContainsFunc(p.Grant.Actions, func(a registry.Action) bool { return slices.Contains(writeActions, a) }) {
+		if len(p.PrivilegedEvents) == 0 {
+			warn = append(warn, "event guard: jobs started by pull_request_target, workflow_run or issue_comment (or naming no event) get only read from this policy, never upload, yank or delete; list workflow_run or issue_comment in privileged_events to opt in")
+		} else {
+			warn = append(warn, fmt.Sprintf("privileged_events %s: jobs started by these events may upload, yank or delete although they can run code from forks with the base repository's trust; pin event_name or require a protected environment as well", strings.Join(p.PrivilegedEvents, ", ")))
+		}
 	}
 	tenants, shared := tenantClaims[iss.Kind]
 	if !shared {
@@ -455,6 +497,48 @@ func (p Policy) lint(iss IssuerInfo, es *[]error) []string {
 		warn = append(warn, "forced: this policy trusts every "+iss.Kind+" user whose token satisfies it")
 	case !pinnedID:
 		warn = append(warn, "the owner is pinned by name only: names can be deleted and re-registered by someone else; pin its numeric ID too")
+	}
+	return warn
+}
+
+// alwaysPresent are the claims every token of an issuer kind carries; a
+// deny rule that reads any other claim denies the tokens that lack it.
+var alwaysPresent = map[string][]string{
+	KindGitHub: {"sub", "repository", "repository_id", "repository_owner", "repository_owner_id", "repository_visibility",
+		"ref", "ref_type", "sha", "workflow", "workflow_ref", "workflow_sha", "job_workflow_ref", "job_workflow_sha",
+		"event_name", "run_id", "run_number", "run_attempt", "actor", "actor_id"},
+	KindGitLab: {"sub", "namespace_id", "namespace_path", "project_id", "project_path", "user_id", "user_login",
+		"pipeline_id", "pipeline_source", "job_id", "ref", "ref_type", "ref_path", "ref_protected", "sha", "ci_config_ref_uri", "ci_config_sha"},
+	KindGeneric: {"sub"},
+}
+
+// celClaimRef finds claims a condition reads: claims.X, claims["X"] and
+// the assertion alias.
+var celClaimRef = regexp.MustCompile(`\b(?:claims|assertion)\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]*)"|'([^']*)')\s*\])`)
+
+// lintDeny warns about deny rules that read claims a token may lack: a
+// deny that cannot be evaluated denies, so such a rule refuses every token
+// without the claim, which is rarely what its author meant.
+func (p Policy) lintDeny(iss IssuerInfo) []string {
+	var warn []string
+	optional := func(claim string) bool { return !slices.Contains(alwaysPresent[iss.Kind], claim) }
+	for _, m := range p.Match {
+		if m.NotEquals != nil && (len(m.Path) > 0 || optional(m.Claim)) {
+			warn = append(warn, fmt.Sprintf("match %s not_equals: tokens of %s may lack %s, and this deny policy then cannot be evaluated and denies them", m.Name(), iss.Name, m.Name()))
+		}
+	}
+	seen := map[string]bool{}
+	for _, sub := range celClaimRef.FindAllStringSubmatch(p.Condition, -1) {
+		claim := sub[1] + sub[2] + sub[3]
+		if seen[claim] || !optional(claim) {
+			continue
+		}
+		seen[claim] = true
+		guarded := regexp.MustCompile(`has\(\s*(?:claims|assertion)\.` + regexp.QuoteMeta(claim) + `\s*\)|["']` + regexp.QuoteMeta(claim) + `["']\s+in\s+(?:claims|assertion)\b`)
+		if guarded.MatchString(p.Condition) {
+			continue
+		}
+		warn = append(warn, fmt.Sprintf("condition reads %s, which tokens of %s may lack: on such a token the condition fails, and a deny that cannot be evaluated denies; write has(claims.%s) && … if that is not what you mean", claim, iss.Name, claim))
 	}
 	return warn
 }

@@ -42,6 +42,27 @@ type Trace struct {
 	Condition string  `json:"condition,omitempty"`
 	// CondResult is "true", "false", "error: …" or "" (not reached).
 	CondResult string `json:"condition_result,omitempty"`
+	// Undetermined says why the policy could not be evaluated for the
+	// token (a matcher met a missing claim, the condition failed). Such a
+	// deny policy denies (Matched is true); such an allow policy grants
+	// nothing.
+	Undetermined string `json:"undetermined,omitempty"`
+	// Guard names the write actions the event guard removed from this
+	// allow policy's grant (GitHub pwn-request events).
+	Guard string `json:"guard,omitempty"`
+}
+
+// Outcome is the trace in words, for `wharf policy test`.
+func (t Trace) Outcome() string {
+	switch {
+	case t.Undetermined != "" && t.Effect == EffectDeny:
+		return "cannot be evaluated (" + t.Undetermined + "): denies, as a deny that cannot be evaluated does"
+	case t.Undetermined != "":
+		return "cannot be evaluated (" + t.Undetermined + "): grants nothing"
+	case t.Matched:
+		return "matches"
+	}
+	return "does not match"
 }
 
 // Failed is the first failing check, or nil.
@@ -60,12 +81,30 @@ type Decision struct {
 	Allowed []string `json:"allowed,omitempty"`
 	Denied  []string `json:"denied,omitempty"`
 	Traces  []Trace  `json:"traces,omitempty"` // when explaining
-	denies  []Grants
+}
+
+// Denial is a deny policy that applies to a token: it matched, or could
+// not be evaluated (Undetermined says why), which denies too.
+type Denial struct {
+	Policy       string
+	Grant        Grants
+	Undetermined string
+}
+
+func (d Denial) refusal(c Claims) *Refusal {
+	if d.Undetermined != "" {
+		return refuse(CodeInvalidPublisher, ReasonDenied,
+			"valid token, but deny policy %q cannot be evaluated for it (%s), and a deny that cannot be evaluated denies (your token: %s)", d.Policy, d.Undetermined, describe(c))
+	}
+	return refuse(CodeInvalidPublisher, ReasonDenied, "valid token, but deny policy %q matches it (your token: %s)", d.Policy, describe(c))
 }
 
 type compiled struct {
 	p    Policy
 	prog cel.Program
+	// broken is set for a deny policy whose condition does not compile
+	// (any more): it cannot be evaluated, so it denies.
+	broken string
 }
 
 type issuerPolicies struct{ deny, allow []*compiled }
@@ -77,7 +116,9 @@ type PolicySet struct {
 }
 
 // NewPolicySet compiles ps. Policies naming an issuer that is not
-// configured (any more) are skipped and reported in skipped.
+// configured (any more) are skipped and reported in skipped, as are allow
+// policies whose condition does not compile; a deny policy whose condition
+// does not compile is kept and denies.
 func NewPolicySet(ps []Policy, issuers []IssuerInfo, env *CEL) (set *PolicySet, skipped []string, err error) {
 	set = &PolicySet{byIssuer: map[string]*issuerPolicies{}}
 	for i := range ps {
@@ -94,8 +135,13 @@ func NewPolicySet(ps []Policy, issuers []IssuerInfo, env *CEL) (set *PolicySet, 
 		}
 		c := &compiled{p: p}
 		if p.Condition != "" {
-			if c.prog, err = env.Compile(p.Condition); err != nil {
-				return nil, nil, fmt.Errorf("policy %q: %w", p.Name, err)
+			var cerr error
+			if c.prog, cerr = env.Compile(p.Condition); cerr != nil {
+				if p.Effect != EffectDeny {
+					skipped = append(skipped, p.Name)
+					continue
+				}
+				c.broken = "its condition does not compile"
 			}
 		}
 		ip := set.byIssuer[url]
@@ -121,8 +167,87 @@ func (s *PolicySet) Len() int {
 	return s.n
 }
 
+// outcome of one policy for one token.
+type outcome int
+
+const (
+	noMatch outcome = iota
+	match
+	undetermined
+)
+
+// evaluator evaluates policies against one token, building the CEL
+// variables once and only if a condition runs.
+type evaluator struct {
+	c    Claims
+	vars map[string]any
+}
+
+// eval decides one policy. A matcher or condition that cannot be evaluated
+// makes the policy undetermined unless another matcher definitely fails.
+func (ev *evaluator) eval(cp *compiled, tr *Trace) (outcome, string) {
+	why := cp.broken
+	for i := range cp.p.Match {
+		m := &cp.p.Match[i]
+		res, got, present := m.test(ev.c.Kind, ev.c.Raw)
+		if tr != nil {
+			op, want := m.Op()
+			tr.Checks = append(tr.Checks, Check{Claim: m.Name(), Op: op, Want: want, Got: truncate(got), Present: present, OK: res == match})
+		}
+		switch res {
+		case noMatch:
+			return noMatch, ""
+		case undetermined:
+			if why == "" {
+				why = fmt.Sprintf("claim %q is missing or not a string, number or boolean", m.Name())
+			}
+		}
+	}
+	if cp.prog != nil {
+		if ev.vars == nil {
+			cl := celClaims(ev.c.Raw)
+			ev.vars = map[string]any{"claims": cl, "assertion": cl}
+		}
+		ok, err := evalCondition(cp.prog, ev.vars)
+		if tr != nil {
+			tr.CondResult = fmt.Sprint(ok)
+			if err != nil {
+				tr.CondResult = "error: " + err.Error()
+			}
+		}
+		switch {
+		case err != nil:
+			if why == "" {
+				why = "the condition failed: " + truncate(err.Error())
+			}
+		case !ok:
+			return noMatch, ""
+		}
+	}
+	if why != "" {
+		return undetermined, why
+	}
+	return match, ""
+}
+
+// Denials returns the deny policies of the token's issuer that apply to
+// it: those that match and those that cannot be evaluated.
+func (s *PolicySet) Denials(c Claims) []Denial {
+	if s == nil || s.byIssuer[c.Issuer] == nil {
+		return nil
+	}
+	ev := evaluator{c: c}
+	var out []Denial
+	for _, cp := range s.byIssuer[c.Issuer].deny {
+		if res, why := ev.eval(cp, nil); res != noMatch {
+			out = append(out, Denial{Policy: cp.p.Name, Grant: cp.p.Grant, Undetermined: why})
+		}
+	}
+	return out
+}
+
 // Evaluate runs the issuer's deny policies, then its allow policies, and
-// returns the union of the allow grants minus what matching deny policies
+// returns the union of the allow grants minus what applying deny policies
 // remove. With explain, every policy's trace is recorded.
 func (s *PolicySet) Evaluate(c Claims, explain bool) Decision {
 	var d Decision
@@ -133,65 +258,54 @@ func (s *PolicySet) Evaluate(c Claims, explain bool) Decision {
 	if ip == nil {
 		return d
 	}
-	var vars map[string]any // built once, only if a condition runs
-	eval := func(cp *compiled) bool {
-		var tr *Trace
-		if explain {
-			d.Traces = append(d.Traces, Trace{Policy: cp.p.Name, Effect: cp.p.Effect, Condition: cp.p.Condition})
-			tr = &d.Traces[len(d.Traces)-1]
+	ev := evaluator{c: c}
+	trace := func(cp *compiled) *Trace {
+		if !explain {
+			return nil
 		}
-		for i := range cp.p.Match {
-			m := &cp.p.Match[i]
-			ok, got, present := m.test(c.Raw)
-			if tr != nil {
-				op, want := m.Op()
-				tr.Checks = append(tr.Checks, Check{Claim: m.Name(), Op: op, Want: want, Got: truncate(got), Present: present, OK: ok})
-			}
-			if !ok {
-				return false
-			}
-		}
-		if cp.prog != nil {
-			if vars == nil {
-				cl := celClaims(c.Raw)
-				vars = map[string]any{"claims": cl, "assertion": cl}
-			}
-			ok, err := evalCondition(cp.prog, vars)
-			if tr != nil {
-				tr.CondResult = fmt.Sprint(ok)
-				if err != nil {
-					tr.CondResult = "error: " + err.Error()
-				}
-			}
-			if !ok {
-				return false
-			}
+		d.Traces = append(d.Traces, Trace{Policy: cp.p.Name, Effect: cp.p.Effect, Condition: cp.p.Condition})
+		return &d.Traces[len(d.Traces)-1]
+	}
+	var denies []Grants
+	for _, cp := range ip.deny {
+		tr := trace(cp)
+		res, why := ev.eval(cp, tr)
+		if res == noMatch {
+			continue
 		}
 		if tr != nil {
-			tr.Matched = true
+			tr.Matched, tr.Undetermined = true, why
 		}
-		return true
-	}
-	var denies []*compiled
-	for _, cp := range ip.deny {
-		if eval(cp) {
-			denies = append(denies, cp)
-			d.denies = append(d.denies, cp.p.Grant)
-			d.Denied = append(d.Denied, cp.p.Name)
-		}
+		denies = append(denies, cp.p.Grant)
+		d.Denied = append(d.Denied, cp.p.Name)
 	}
 	for _, cp := range ip.allow {
-		if !eval(cp) {
+		tr := trace(cp)
+		res, why := ev.eval(cp, tr)
+		if tr != nil {
+			tr.Undetermined = why
+		}
+		if res != match {
+			continue
+		}
+		g := cp.p.Grant
+		actions, removed := guardEvents(c, cp.p, g.Actions)
+		if tr != nil {
+			tr.Matched = true
+			if len(removed) > 0 {
+				tr.Guard = guardText(c, removed)
+			}
+		}
+		if len(actions) == 0 {
 			continue
 		}
 		d.Allowed = append(d.Allowed, cp.p.Name)
-		g := cp.p.Grant
 		for _, r := range g.Repositories {
-			d.Entries = append(d.Entries, Entry{Repo: r, Projects: g.Projects, Actions: g.Actions, TTL: time.Duration(g.TTL), Policy: cp.p.Name})
+			d.Entries = append(d.Entries, Entry{Repo: r, Projects: g.Projects, Actions: actions, TTL: time.Duration(g.TTL), Policy: cp.p.Name})
 		}
 	}
-	for _, cp := range denies {
-		d.Entries = Subtract(d.Entries, cp.p.Grant)
+	for _, g := range denies {
+		d.Entries = Subtract(d.Entries, g)
 	}
 	return d
 }

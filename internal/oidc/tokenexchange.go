@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/wharf-dev/wharf/internal/registry"
 )
@@ -37,21 +36,6 @@ type StaticPolicies struct{ Set *PolicySet }
 // Policies implements PolicySource.
 func (s StaticPolicies) Policies(context.Context) (*PolicySet, error) { return s.Set, nil }
 
-// ScopeMint is a token to mint for an RFC 8693 exchange. Create lists
-// pending-publisher grants whose projects must be created first.
-type ScopeMint struct {
-	Scope  registry.Scope
-	Create []Grant
-	TTL    time.Duration
-	Origin string
-	Claims map[string]any
-}
-
-// ScopeMinter mints a token of any scope (the server implements it).
-type ScopeMinter interface {
-	MintScope(ctx context.Context, m ScopeMint) (token, tokenID string, expires time.Time, err error)
-}
-
 // ExchangeRequest is a parsed RFC 8693 request.
 type ExchangeRequest struct {
 	SubjectToken string
@@ -59,88 +43,69 @@ type ExchangeRequest struct {
 }
 
 // Exchange is the RFC 8693 token exchange: the same verifier, replay store,
-// audit log and publisher matching as MintToken, plus trust policies. The
-// token gets the union of what matching allow policies and publishers
-// grant, minus what matching deny policies remove, narrowed to the
-// requested scope. Refusals are *Refusal as for MintToken.
+// audit log, publisher matching and deny policies as MintToken, plus the
+// allow policies. The token gets the union of what matching allow policies
+// and publishers grant, minus what matching deny policies remove (run),
+// narrowed to the requested scope. Refusals are *Refusal as for MintToken.
 func (x *Exchanger) Exchange(ctx context.Context, req ExchangeRequest) (MintResult, error) {
-	return x.run(ctx, "oidc.Exchange", req.SubjectToken, func(ctx context.Context, c Claims) (authorized, *Refusal, error) {
-		return x.authorizeExchange(ctx, c, req.Scope)
+	return x.run(ctx, "oidc.Exchange", req.SubjectToken, func(ctx context.Context, c Claims, set *PolicySet) (candidate, *Refusal, error) {
+		return x.authorizeExchange(ctx, c, set, req.Scope)
 	})
 }
 
-func (x *Exchanger) authorizeExchange(ctx context.Context, c Claims, req []ScopeItem) (authorized, *Refusal, error) {
-	if x.d.Policies == nil || x.d.Scoped == nil {
-		return authorized{}, refuse(CodeNotEnabled, ReasonNoPolicy, "token exchange is not enabled on this server"), nil
-	}
-	set, err := x.d.Policies.Policies(ctx)
-	if err != nil {
-		return authorized{}, nil, fmt.Errorf("policies: %w", err)
+func (x *Exchanger) authorizeExchange(ctx context.Context, c Claims, set *PolicySet, req []ScopeItem) (candidate, *Refusal, error) {
+	if set == nil {
+		return candidate{}, refuse(CodeNotEnabled, ReasonNoPolicy, "token exchange is not enabled on this server"), nil
 	}
 	d := set.Evaluate(c, false)
 	pubGrants, pubRefusal, err := x.match(ctx, c)
 	if err != nil {
-		return authorized{}, nil, err
+		return candidate{}, nil, err
 	}
-	entries := d.Entries
-	for _, g := range pubGrants {
-		e := Entry{Repo: g.Repo, Projects: []string{g.Project}, Actions: []registry.Action{registry.Upload}, TTL: x.d.TokenTTL, Policy: fmt.Sprintf("publisher:%d", g.PublisherID)}
-		for _, dg := range d.denies {
-			// Deny policies bind publishers too.
-			if rest := Subtract([]Entry{e}, dg); len(rest) == 0 {
-				e.Actions = nil
-			}
-		}
-		if len(e.Actions) > 0 {
-			entries = append(entries, e)
-		}
-	}
+	entries := append(d.Entries, publisherEntries(pubGrants, x.d.TokenTTL)...)
 	if len(entries) == 0 {
-		return authorized{}, x.noGrant(set, c, d, pubRefusal), nil
+		return candidate{}, x.noGrant(set, c, pubRefusal), nil
 	}
-	narrowed, missing := Narrow(entries, req)
-	if missing != nil {
-		why := ""
-		if r := x.noGrant(set, c, Decision{}, nil); r.Reason == ReasonNoPolicy && strings.Contains(r.Description, "claim ") {
-			why = "; the closest trust policy failed: " + strings.TrimPrefix(r.Description, "valid token, but no trust policy matches: ")
+	return candidate{entries: entries, scoped: true, finish: func(entries []Entry) (ScopeMint, []Grant, []Entry, *Refusal) {
+		narrowed, missing := Narrow(entries, req)
+		if missing != nil {
+			why := ""
+			if r := x.noGrant(set, c, nil); r.Reason == ReasonNoPolicy && strings.Contains(r.Description, "claim ") {
+				why = "; the closest trust policy failed: " + strings.TrimPrefix(r.Description, "valid token, but no trust policy matches: ")
+			}
+			return ScopeMint{}, nil, nil, refuse(CodeInvalidScope, ReasonScope,
+				"valid token, but %s was requested and nothing matching your token grants it (granted: %s)%s", missing, cmpOr(FormatScope(entries), "nothing"), why)
 		}
-		return authorized{}, refuse(CodeInvalidScope, ReasonScope,
-			"valid token, but %s was requested and nothing matching your token grants it (granted: %s)%s", missing, cmpOr(FormatScope(entries), "nothing"), why), nil
-	}
-	entries = narrowed
-	scope, ttl, ok := ToScope(entries)
-	if !ok {
-		return authorized{}, refuse(CodeInvalidScope, ReasonScope,
-			"valid token, but one token cannot carry all of %s (a token's scope is repositories × projects × actions); request part of it with scope, e.g. scope=%q",
-			FormatScope(entries), FormatScope(entries[:1])), nil
-	}
-	var creates []Grant
-	for _, g := range pubGrants {
-		if g.Create && slices.Contains(scope.Repos, g.Repo) && slices.Contains(scope.Actions, registry.Upload) &&
-			(len(scope.Projects) == 0 || slices.Contains(scope.Projects, g.Project)) {
-			creates = append(creates, g)
+		entries = narrowed
+		scope, ttl, ok := ToScope(entries)
+		if !ok {
+			return ScopeMint{}, nil, nil, refuse(CodeInvalidScope, ReasonScope,
+				"valid token, but one token cannot carry all of %s (a token's scope is repositories × projects × actions); request part of it with scope, e.g. scope=%q",
+				FormatScope(entries), FormatScope(entries[:1]))
 		}
-	}
-	var grants []Grant
-	for _, e := range entries {
-		for _, p := range e.Projects {
-			if !slices.ContainsFunc(grants, func(g Grant) bool { return g.Repo == e.Repo && g.Project == p }) {
-				grants = append(grants, Grant{Repo: e.Repo, Project: p})
+		var create []Grant
+		for _, g := range creates(pubGrants) {
+			if slices.Contains(scope.Repos, g.Repo) && slices.Contains(scope.Actions, registry.Upload) &&
+				(len(scope.Projects) == 0 || slices.Contains(scope.Projects, g.Project)) {
+				create = append(create, g)
 			}
 		}
-	}
-	return authorized{grants: grants, entries: entries, scope: scope, mint: func(ctx context.Context, meta map[string]any) (string, string, time.Time, error) {
-		return x.d.Scoped.MintScope(ctx, ScopeMint{Scope: scope, Create: creates, TTL: ttl, Origin: "oidc:" + c.IssuerName, Claims: meta})
+		var grants []Grant
+		for _, e := range entries {
+			for _, p := range e.Projects {
+				if !slices.ContainsFunc(grants, func(g Grant) bool { return g.Repo == e.Repo && g.Project == p }) {
+					grants = append(grants, Grant{Repo: e.Repo, Project: p})
+				}
+			}
+		}
+		return ScopeMint{Scope: scope, Create: create, TTL: ttl, Purpose: "token exchange"}, grants, entries, nil
 	}}, nil, nil
 }
 
 // noGrant explains a refusal to the caller, about the caller's own token:
 // the claim in which the closest policy differed and the caller's value,
 // never the policy's expected value.
-func (x *Exchanger) noGrant(set *PolicySet, c Claims, d Decision, pub *Refusal) *Refusal {
-	if len(d.Denied) > 0 {
-		return refuse(CodeInvalidPublisher, ReasonDenied, "valid token, but deny policy %q matches it (your token: %s)", d.Denied[0], describe(c))
-	}
+func (x *Exchanger) noGrant(set *PolicySet, c Claims, pub *Refusal) *Refusal {
 	ex := set.Evaluate(c, true)
 	var best *Trace
 	bestN := 0
@@ -195,9 +160,31 @@ func Hint(claim, got string) string {
 	return ""
 }
 
-// EnablePolicies turns on the RFC 8693 exchange. Call it before serving.
-func (x *Exchanger) EnablePolicies(p PolicySource, m ScopeMinter) {
-	x.d.Policies, x.d.Scoped = p, m
+// EnablePolicies sets the trust policies (tests: StaticPolicies). Call it
+// before serving.
+func (x *Exchanger) EnablePolicies(p PolicySource) { x.d.Policies = p }
+
+// Policies returns the current trust policies; nil without any source.
+func (x *Exchanger) Policies(ctx context.Context) (*PolicySet, error) {
+	if x.d.Policies == nil {
+		return nil, nil
+	}
+	return x.d.Policies.Policies(ctx)
+}
+
+// Changed tells the policy cache that the stored policies changed.
+func (x *Exchanger) Changed() {
+	if c, ok := x.d.Policies.(interface{ Changed() }); ok {
+		c.Changed()
+	}
+}
+
+// CEL is the environment policy conditions compile in.
+func (x *Exchanger) CEL() *CEL { return x.cel }
+
+// Verify checks an ID token without exchanging it (policy tests).
+func (x *Exchanger) Verify(ctx context.Context, rawJWT string) (Claims, error) {
+	return x.v.Verify(ctx, rawJWT)
 }
 
 // Issuers lists the configured issuers, for policy validation.

@@ -2,9 +2,7 @@ package oidc_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,18 +11,6 @@ import (
 	"github.com/wharf-dev/wharf/internal/oidc/oidctest"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
-
-type scopeMinter struct {
-	n    atomic.Int64
-	now  func() time.Time
-	last atomic.Pointer[oidc.ScopeMint]
-}
-
-func (m *scopeMinter) MintScope(_ context.Context, req oidc.ScopeMint) (string, string, time.Time, error) {
-	id := fmt.Sprintf("tok%d", m.n.Add(1))
-	m.last.Store(&req)
-	return "wharf-" + id, id, m.now().Add(req.TTL), nil
-}
 
 type exchangeEndpoint struct {
 	x     *oidc.Exchanger
@@ -42,9 +28,9 @@ func (e exchangeEndpoint) Exchange(ctx context.Context, raw string) (bool, strin
 	return false, "error", err.Error()
 }
 
-func policyExchanger(t testing.TB, w *oidctest.World, ps ...oidc.Policy) (*oidc.Exchanger, *scopeMinter) {
+func policyExchanger(t testing.TB, w *oidctest.World, ps ...oidc.Policy) (*oidc.Exchanger, *memMinter) {
 	t.Helper()
-	x, _, _ := newExchanger(t, w)
+	x, m, _ := newExchanger(t, w)
 	env, err := oidc.NewCEL()
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +45,7 @@ func policyExchanger(t testing.TB, w *oidctest.World, ps ...oidc.Policy) (*oidc.
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &scopeMinter{now: w.Now}
-	x.EnablePolicies(oidc.StaticPolicies{Set: set}, m)
+	x.EnablePolicies(oidc.StaticPolicies{Set: set})
 	return x, m
 }
 
@@ -127,7 +112,7 @@ func TestExchangePolicies(t *testing.T) {
 				if got := oidc.FormatScope(res.Entries); got != tc.scopeOut {
 					t.Errorf("scope %q; want %q", got, tc.scopeOut)
 				}
-				if ttl := m.last.Load().TTL; ttl != 2*time.Hour {
+				if ttl := m.last().TTL; ttl != 2*time.Hour {
 					t.Errorf("ttl %s; want the policy's 2h", ttl)
 				}
 			}

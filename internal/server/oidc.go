@@ -2,17 +2,14 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
-	"github.com/wharf-dev/wharf/internal/store"
 )
 
 // newExchanger builds trusted publishing from the configuration. extra
@@ -34,12 +31,13 @@ func (s *Server) newExchanger(extra []oidc.IssuerConfig, now func() time.Time) (
 		Metrics:  s.reg,
 		Now:      now,
 	}, oidc.Deps{
-		Publishers: oidc.StorePublishers{Store: s.Store.Publishers()},
-		Replay:     s.Store.Replay(),
-		Minter:     oidcMinter{s},
-		Auditor:    oidcAuditor{s},
-		Projects:   oidcProjects{s},
-		TokenTTL:   s.cfg.Tokens.OIDCTTL,
+		Publishers:  oidc.StorePublishers{Store: s.Store.Publishers()},
+		Replay:      s.Store.Replay(),
+		Minter:      oidc.StoreMinter{Store: s.Store, Tokens: s.Auth, Changed: s.Hosted.Changed},
+		Auditor:     oidc.StoreAuditor{Audit: s.Store.Audit(), Logger: s.log},
+		Projects:    oidc.StoreProjects{Store: s.Store},
+		PolicyStore: s.Store.Policies(),
+		TokenTTL:    s.cfg.Tokens.OIDCTTL,
 	})
 }
 
@@ -94,100 +92,4 @@ func publisherFromConfig(d config.Publisher) oidc.Publisher {
 		p.Kind, p.Generic = oidc.KindGeneric, &oidc.GenericPublisher{Issuer: d.Generic.Issuer, Claims: d.Generic.Claims}
 	}
 	return p
-}
-
-// oidcMinter mints the upload token of an accepted exchange. A grant from
-// a pending publisher first creates its project and turns the publisher
-// into a normal one, as PyPI does.
-type oidcMinter struct{ s *Server }
-
-func (m oidcMinter) MintUpload(ctx context.Context, grants []oidc.Grant, ttl time.Duration, origin string, claims map[string]any) (string, string, time.Time, error) {
-	s := m.s
-	scope := registry.Scope{Actions: []registry.Action{registry.Upload}}
-	for _, g := range grants {
-		if g.Create {
-			if err := s.createPending(ctx, g); err != nil {
-				return "", "", time.Time{}, err
-			}
-		}
-		scope.Repos = append(scope.Repos, g.Repo)
-		scope.Projects = append(scope.Projects, g.Project)
-		scope.Bindings = append(scope.Bindings, registry.Binding{Repo: g.Repo, Project: g.Project})
-	}
-	desc := "trusted publishing"
-	for _, k := range []string{"repository", "project_path", "workflow_ref", "ref"} {
-		if v, ok := claims[k].(string); ok && v != "" {
-			desc += " " + k + "=" + v
-		}
-	}
-	secret, tok, err := s.Auth.Mint(ctx, auth.MintRequest{Scope: scope, Description: desc, TTL: ttl, Origin: origin})
-	if err != nil {
-		return "", "", time.Time{}, err
-	}
-	return secret, tok.ID, tok.ExpiresAt, nil
-}
-
-func (s *Server) createPending(ctx context.Context, g oidc.Grant) error {
-	repo, err := s.Store.Repos().Get(ctx, g.Repo)
-	if err != nil {
-		return fmt.Errorf("pending publisher %d: %w", g.PublisherID, err)
-	}
-	err = s.Store.InTx(ctx, func(tx store.Store) error {
-		if _, _, err := tx.Projects().Ensure(ctx, registry.Project{RepoID: repo.ID, Name: g.Project, DisplayName: g.Project}); err != nil {
-			return err
-		}
-		return tx.Publishers().Reify(ctx, g.PublisherID)
-	})
-	if err == nil {
-		s.Hosted.Changed(repo.ID)
-	}
-	return err
-}
-
-// oidcProjects answers whether a pending publisher's project exists.
-type oidcProjects struct{ s *Server }
-
-func (p oidcProjects) ProjectExists(ctx context.Context, repoName, project string) (bool, error) {
-	repo, err := p.s.Store.Repos().Get(ctx, repoName)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	_, err = p.s.Store.Projects().Get(ctx, repo.ID, project)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// oidcAuditor writes every exchange, accepted or refused, to the audit log.
-type oidcAuditor struct{ s *Server }
-
-func (a oidcAuditor) Record(ctx context.Context, e oidc.Exchange) {
-	detail := map[string]string{"issuer": e.Issuer}
-	for k, v := range e.Claims {
-		detail[k] = v
-	}
-	for k, v := range map[string]string{"code": e.Code, "reason": e.Reason, "description": e.Description} {
-		if v != "" {
-			detail[k] = v
-		}
-	}
-	ev := registry.AuditEvent{
-		Time: e.Time, Actor: "oidc:" + e.IssuerName, Action: "oidc.mint", Outcome: e.Outcome,
-		Target: e.TokenID, Detail: detail,
-	}
-	if len(e.Grants) > 0 {
-		ev.Repo, ev.Project = e.Grants[0].Repo, e.Grants[0].Project
-		var gs []string
-		for _, g := range e.Grants {
-			gs = append(gs, g.Repo+"/"+g.Project)
-		}
-		detail["grants"] = strings.Join(gs, ",")
-	}
-	if err := a.s.Store.Audit().Append(context.WithoutCancel(ctx), ev); err != nil {
-		a.s.log.Error("writing the audit log failed", "action", ev.Action, "error", err)
-	}
 }

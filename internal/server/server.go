@@ -139,11 +139,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		RepoChanged: s.api.ForgetRepo, SettingsChanged: s.forgetSettings,
 	})
 	admin.MountSecrets(s.Secrets)
-	policySvc, err := s.enablePolicies()
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("trust policies: %w", err)
-	}
+	policySvc := s.policyService()
 	admin.MountPolicies(policySvc)
 	if err := s.underDeclarationLock(ctx, func(ctx context.Context) error { return s.declarePolicies(ctx, policySvc) }); err != nil {
 		st.Close()
