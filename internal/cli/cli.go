@@ -45,7 +45,8 @@ Start it with 'wharf serve'; with no configuration it keeps everything under
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(env), newConfigCmd(env), newDevIssuerCmd(), newPublishCmd(env), newLoginCmd(env))
+	root.AddCommand(newServeCmd(env), newConfigCmd(env), newDevIssuerCmd(), newPublishCmd(env), newLoginCmd(env),
+		newBackupCmd(env), newRestoreCmd(env))
 	addManagementCommands(root, env)
 	return root
 }
