@@ -27,8 +27,9 @@ as of one instant (VACUUM INTO: uploads go on meanwhile) and every blob that
 snapshot references, each re-hashed as it is copied. Files uploaded after
 that instant are not in the backup; nothing in it lacks its file.
 
---to DIR writes a data directory ('wharf serve --data DIR' serves it as it
-is); --to FILE.tar writes the same files as one archive. The backup is
+--to DIR writes a data directory (in an emergency 'wharf serve --data DIR'
+serves it as it is, but then it is no longer a pristine backup: restore a
+copy instead); --to FILE.tar writes the same files as one archive. The backup is
 written under DIR.partial (FILE.tar.partial) and renamed when complete; its
 manifest, wharf-backup.json, is written last. A backup interrupted midway
 keeps the .partial name and 'wharf restore' refuses it.
