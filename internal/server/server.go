@@ -32,6 +32,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/secrets"
 	"github.com/wharf-dev/wharf/internal/store"
 	"github.com/wharf-dev/wharf/internal/store/sqlstore"
+	"github.com/wharf-dev/wharf/internal/ui"
 )
 
 // Server is a running wharf: stores, services and the HTTP handler.
@@ -146,7 +147,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	s.api.Mount("/api/v1/", admin.Handler())
-	s.handler = s.api.Handler()
+	webUI, err := ui.New(ui.Config{Auth: s.Auth, Read: ui.StoreReader{Store: st, Blobs: bs}, Admin: ui.InProcessAdmin(admin.Handler()),
+		PublicURL: cfg.PublicURL, SecureCookies: cfg.TLS.Enabled(), Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("web UI: %w", err)
+	}
+	s.handler = webUI.Wrap(s.api.Handler())
 	return s, nil
 }
 
