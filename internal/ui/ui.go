@@ -166,7 +166,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, v *viewer, err error) 
 		http.Redirect(w, r, "/ui/signin?next="+safeNext(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	msg := httpapi.ClientMessage(err)
+	msg := httpapi.ClientMessage(r, err, nil)
 	u.render(w, r, v, status, "error", "Error", errorPage{Status: status, StatusText: http.StatusText(status), Message: msg})
 }
 

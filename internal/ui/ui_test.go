@@ -12,10 +12,10 @@ func TestWantsHTMLPage(t *testing.T) {
 		accept string
 		want   bool
 	}{
-		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", true}, // Firefox
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", true},                                     // Firefox
 		{"application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01", false}, // pip
-		{"application/vnd.pypi.simple.v1+json", false}, // uv
-		{"*/*", false},  // curl
+		{"application/vnd.pypi.simple.v1+json", false},                                                                // uv
+		{"*/*", false}, // curl
 		{"", false},
 	} {
 		if got := wantsHTMLPage(tc.accept); got != tc.want {
