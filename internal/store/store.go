@@ -34,6 +34,8 @@ type Store interface {
 	Cluster() Cluster
 	Remote() Remote
 	Secrets() Secrets
+	Catalog() Catalog
+	Downloads() Downloads
 	// InTx runs fn in one transaction; fn's Store sees and writes only
 	// inside it. The transaction commits when fn returns nil.
 	InTx(ctx context.Context, fn func(tx Store) error) error
@@ -99,6 +101,7 @@ type Tokens interface {
 type AuditFilter struct {
 	Repo    string
 	Project string
+	Target  string // exact: a filename, a version, a token ID
 	Action  string // exact, or a prefix ending in "." ("oidc.")
 	Since   time.Time
 	Limit   int // 0: 100

@@ -61,9 +61,10 @@ func (x audit) List(ctx context.Context, f store.AuditFilter) ([]registry.AuditE
 		   AND ($3 = '' OR action = $3)
 		   AND ($4 = '' OR (action >= $4 AND action < $5))
 		   AND time >= $6
+		   AND ($8 = '' OR target = $8)
 		 ORDER BY time DESC, id DESC
 		 LIMIT $7`,
-		f.Repo, f.Project, exact, lo, hi, since, limit)
+		f.Repo, f.Project, exact, lo, hi, since, limit, f.Target)
 	if err != nil {
 		return nil, x.s.d.wrap(op, err)
 	}

@@ -58,6 +58,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Secrets", testSecrets},
 		{"Policies", testPolicies},
 		{"Remote", testRemote},
+		{"CatalogDetails", testCatalogDetails},
+		{"CatalogProjects", testCatalogProjects},
+		{"CatalogSearch", testCatalogSearch},
+		{"Downloads", testDownloads},
+		{"AuditTarget", testAuditTarget},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
