@@ -81,7 +81,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.MaxFileSize > 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize+maxFormBytes+64<<10)
 	}
-	u := &hosted.Upload{Repo: repo, Fields: map[string][]string{}, Actor: p.TokenID}
+	u := &hosted.Upload{Repo: repo, Fields: map[string][]string{}, Actor: p.TokenID, UserAgent: r.UserAgent()}
 	defer func() {
 		if u.Content != nil {
 			_ = u.Content.Abort()

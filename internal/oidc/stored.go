@@ -125,6 +125,16 @@ func (a StoreAuditor) Record(ctx context.Context, e Exchange) {
 			gs = append(gs, g.Repo+"/"+g.Project)
 		}
 		detail["grants"] = strings.Join(gs, ",")
+		// Files uploaded with the token name their publishers (provenance).
+		var ps []string
+		for _, g := range e.Grants {
+			if g.PublisherID != 0 {
+				ps = append(ps, fmt.Sprint(g.PublisherID))
+			}
+		}
+		if len(ps) > 0 {
+			detail["publishers"] = strings.Join(ps, ",")
+		}
 	}
 	if err := a.Audit.Append(context.WithoutCancel(ctx), ev); err != nil && a.Logger != nil {
 		a.Logger.ErrorContext(ctx, "writing the audit log failed", "action", ev.Action, "error", err)

@@ -246,6 +246,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	go s.Auth.Run(ctx)
 	s.cluster.run(ctx)
+	go s.backfill(ctx)
 	if s.Exchanger != nil {
 		go s.Exchanger.Verifier().Run(ctx)
 	}

@@ -231,7 +231,7 @@ func TestProjectPageOrderAndYank(t *testing.T) {
 			t.Errorf("%s: URL %q", f.Filename, f.URL)
 		}
 	}
-	events, err := e.st.Audit().List(t.Context(), store.AuditFilter{Repo: "local"})
+	events, err := e.st.Audit().List(t.Context(), store.AuditFilter{Repo: "local", Action: "release.yank"})
 	if err != nil || len(events) != 1 || events[0].Action != "release.yank" || events[0].Detail["reason"] != "broken" {
 		t.Errorf("audit = %+v, %v", events, err)
 	}

@@ -62,7 +62,7 @@ func (s *Service) SetYanked(ctx context.Context, t Target, yanked bool) (int, er
 		return tx.Audit().Append(ctx, registry.AuditEvent{
 			Time: s.now().UTC(), Actor: t.Actor, Action: action, Repo: t.Repo.Name,
 			Project: p.Name, Target: t.Version, Outcome: "ok",
-			Detail: map[string]string{"reason": t.Reason},
+			Detail: map[string]string{"reason": t.Reason, "actor": s.ActorDescription(ctx, t.Actor)},
 		})
 	})
 	if err == nil {
@@ -117,6 +117,7 @@ func (s *Service) Delete(ctx context.Context, t Target) (int, error) {
 		return tx.Audit().Append(ctx, registry.AuditEvent{
 			Time: s.now().UTC(), Actor: t.Actor, Action: action, Repo: t.Repo.Name,
 			Project: p.Name, Target: target, Outcome: "ok",
+			Detail: map[string]string{"actor": s.ActorDescription(ctx, t.Actor)},
 		})
 	})
 	if err == nil {

@@ -1,6 +1,7 @@
 package hosted
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -29,6 +30,7 @@ type Upload struct {
 	// Temp computes the sha256 itself).
 	MD5, BLAKE2b256 string
 	Actor           string
+	UserAgent       string // for the file's provenance
 	// Authorize is asked whether the caller may upload to the normalised
 	// project name before anything is created.
 	Authorize func(project string) error
@@ -82,7 +84,8 @@ type checked struct {
 	dist     pypi.Dist
 	pyver    string
 	requires string
-	metadata []byte // core metadata to serve as {file}.metadata (wheels)
+	metadata []byte                 // core metadata to serve as {file}.metadata (wheels)
+	core     *registry.CoreMetadata // parsed, when found
 }
 
 // validateForm checks the form fields and the filename, in PyPI's order,
@@ -194,7 +197,7 @@ func (s *Service) inspect(u *Upload, c *checked) error {
 		if err != nil {
 			return errs.E(errs.Invalid, op, err)
 		}
-		c.metadata = meta
+		c.metadata, c.core = meta, coreMetadata(m)
 		if c.requires == "" {
 			c.requires = m.RequiresPython
 		}
@@ -219,6 +222,7 @@ func (s *Service) inspect(u *Upload, c *checked) error {
 			if mv, err := pypi.ParseVersion(m.Version); err != nil || pypi.Compare(mv, c.version) != 0 {
 				return invalid("PKG-INFO has version '%s' but the upload is for '%s'.", m.Version, c.version.String())
 			}
+			c.core = coreMetadata(m)
 			if c.requires == "" {
 				c.requires = m.RequiresPython
 			}
@@ -227,10 +231,17 @@ func (s *Service) inspect(u *Upload, c *checked) error {
 	return nil
 }
 
-// Upload validates and stores one file. Validation errors are errs.Invalid
-// with a one-line message for the client; nothing is visible until every
-// check passed.
+// Upload validates and stores one file, with its details (core metadata,
+// provenance), and records the upload, accepted or refused, in the audit
+// log. Validation errors are errs.Invalid with a one-line message for the
+// client; nothing is visible until every check passed.
 func (s *Service) Upload(ctx context.Context, u *Upload) (UploadResult, error) {
+	res, err := s.upload(ctx, u)
+	s.auditUpload(ctx, u, res, err)
+	return res, err
+}
+
+func (s *Service) upload(ctx context.Context, u *Upload) (UploadResult, error) {
 	var res UploadResult
 	if u.Repo.Kind != registry.Hosted {
 		return res, invalid("Repository '%s' is a %s repository: upload to a hosted repository.", u.Repo.Name, u.Repo.Kind)
@@ -282,6 +293,7 @@ func (s *Service) Upload(ctx context.Context, u *Upload) (UploadResult, error) {
 		UploadedAt:     s.now().UTC(),
 		UploadedBy:     u.Actor,
 	}
+	prov := s.provenance(ctx, u.Actor, u.UserAgent, file.UploadedAt)
 	// Blobs first, rows second: a crash in between leaves an unreferenced
 	// blob for the sweep, never a row pointing at nothing. The two commits
 	// each wait for an fsync, so they run side by side.
@@ -310,7 +322,10 @@ func (s *Service) Upload(ctx context.Context, u *Upload) (UploadResult, error) {
 		}
 		res.ProjectCreated = created
 		file.ProjectID = p.ID
-		return tx.Files().Add(ctx, &file)
+		if err := tx.Files().Add(ctx, &file); err != nil {
+			return err
+		}
+		return tx.Catalog().Put(ctx, file, registry.FileDetails{FileID: file.ID, Metadata: cmp.Or(c.core, formMetadata(u.Fields)), Provenance: prov})
 	})
 	switch {
 	case errors.Is(err, store.ErrExists):

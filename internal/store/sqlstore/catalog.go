@@ -245,8 +245,6 @@ func (x downloads) Add(ctx context.Context, counts []store.DownloadCount) error 
 	})
 }
 
-
-
 func dayNumber(t time.Time) int64 { return t.UTC().Unix() / 86400 }
 
 func (x downloads) Counts(ctx context.Context, repoID int64, project, version string, since time.Time) ([]store.DownloadCount, error) {
