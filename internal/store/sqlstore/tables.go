@@ -41,9 +41,6 @@ var copiedTables = [...]tableSpec{
 	{"files", []string{"id", "repo_id", "project_id", "filename", "version", "release", "filetype", "python_version",
 		"requires_python", "size", "sha256", "blake2b_256", "md5", "metadata_sha256", "yanked", "yanked_reason",
 		"uploaded_at", "uploaded_by"}, "iiittttttittttbtit", 1, "id"},
-	{"file_details", []string{"file_id", "metadata", "provenance"}, "itt", 1, ""},
-	{"project_terms", []string{"term", "project_id"}, "ti", 2, ""},
-	{"downloads", []string{"repo_id", "project", "version", "day", "count"}, "ittii", 4, ""},
 	{"file_tombstones", []string{"repo_id", "filename", "deleted_at"}, "iti", 2, ""},
 	{"tokens", []string{"id", "secret_hash", "description", "scope", "created_at", "expires_at", "revoked_at",
 		"last_used_at", "origin"}, "txttiIIIt", 1, ""},
@@ -58,6 +55,9 @@ var copiedTables = [...]tableSpec{
 	{"secret_grants", []string{"secret_id", "repo", "created_at"}, "iti", 2, ""},
 	{"remote_pages", []string{"repo_id", "project", "not_found", "body", "fetched_at"}, "itbxi", 2, ""},
 	{"remote_files", []string{"repo_id", "sha256", "filename", "url", "metadata_sha256", "upload_time"}, "ittttI", 2, ""},
+	{"file_details", []string{"file_id", "metadata", "provenance"}, "itt", 1, ""},
+	{"project_terms", []string{"term", "project_id"}, "ti", 2, ""},
+	{"downloads", []string{"repo_id", "project", "version", "day", "count"}, "ittii", 4, ""},
 }
 
 var _ store.Tables = (*Store)(nil)
