@@ -23,6 +23,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/httpapi"
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store"
@@ -45,6 +46,9 @@ type Config struct {
 	SettingsChanged func(repoID int64)
 	// Now is the clock for audit entries; default time.Now.
 	Now func() time.Time
+	// Issuers are the OIDC issuers the server trusts: a publisher must name
+	// one of them, of its kind (oidc.CheckPublisherIssuer).
+	Issuers []oidc.IssuerInfo
 }
 
 // API is the /api/v1 handler.
@@ -56,6 +60,7 @@ type API struct {
 	repoChanged func(string)
 	settingsChg func(int64)
 	now         func() time.Time
+	issuers     []oidc.IssuerInfo
 	mux         *http.ServeMux
 }
 
@@ -63,7 +68,7 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{
 		store: cfg.Store, hosted: cfg.Hosted, auth: cfg.Auth, log: cfg.Logger,
-		repoChanged: cfg.RepoChanged, settingsChg: cfg.SettingsChanged, now: cfg.Now, mux: http.NewServeMux(),
+		repoChanged: cfg.RepoChanged, settingsChg: cfg.SettingsChanged, now: cfg.Now, issuers: cfg.Issuers, mux: http.NewServeMux(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -21,6 +21,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/blob/fsblob"
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/pypi"
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store"
@@ -38,6 +39,14 @@ type testEnv struct {
 
 	mu      sync.Mutex
 	changed []string // RepoChanged calls
+}
+
+// testIssuers are the issuers the tests' publishers name.
+var testIssuers = []oidc.IssuerInfo{
+	{Name: "github", URL: oidc.GitHubIssuer, Kind: oidc.KindGitHub},
+	{Name: "github-acme", URL: oidc.GitHubIssuer + "/acme-corp", Kind: oidc.KindGitHub},
+	{Name: "gitlab", URL: oidc.GitLabIssuer, Kind: oidc.KindGitLab},
+	{Name: "ci", URL: "https://ci.example.com", Kind: oidc.KindGeneric},
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -58,7 +67,7 @@ func newEnv(t *testing.T) *testEnv {
 	e.auth = auth.New(auth.Config{Tokens: st.Tokens(), Now: now})
 	hs := hosted.New(hosted.Config{Store: st, Blobs: bs, Now: now})
 	api := adminapi.New(adminapi.Config{
-		Store: st, Hosted: hs, Auth: e.auth, Now: now,
+		Store: st, Hosted: hs, Auth: e.auth, Now: now, Issuers: testIssuers,
 		RepoChanged: func(name string) {
 			e.mu.Lock()
 			e.changed = append(e.changed, name)

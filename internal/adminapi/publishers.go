@@ -53,6 +53,9 @@ func (a *API) addPublisher(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := validatePublisher(pub, raw); err != nil {
 		return err
 	}
+	if err := oidc.CheckPublisherIssuer(pub, a.issuers); err != nil {
+		return err
+	}
 	rec, err := pub.Record()
 	if err != nil {
 		return errs.E(errs.Internal, op, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wharf-dev/wharf/internal/adminapi"
+	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/pypi"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/server"
@@ -27,13 +28,31 @@ type testServer struct {
 	srv             *server.Server
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerWith(t, nil) }
+
+// withIssuers configures the issuers the publisher tests name (never
+// contacted: no token is exchanged).
+func withIssuers(cfg *config.Config) {
+	cfg.OIDC.Issuers = []config.Issuer{
+		{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"},
+		{Name: "github-acme", URL: "https://token.actions.githubusercontent.com/acme-corp", Kind: "github"},
+		{Name: "gitlab", URL: "https://gitlab.com", Kind: "gitlab"},
+		{Name: "ci", URL: "https://ci.example.com", Kind: "generic"},
+	}
+}
+
+// newTestServerWith is newTestServer with the configuration changed by
+// edit (nil: unchanged).
+func newTestServerWith(t *testing.T, edit func(*config.Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	sf := serveFlags{data: dir}
 	cfg, err := sf.load(Env{Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 func TestPublisherCommands(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t)
+	s := newTestServerWith(t, withIssuers)
 	env := s.env(s.admin)
 	addRelease(t, s.srv, "local", "demo", "1.0", "demo-1.0-py3-none-any.whl")
 
@@ -96,7 +96,7 @@ func TestPublisherCommands(t *testing.T) {
 
 func TestPublisherBadInput(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t)
+	s := newTestServerWith(t, withIssuers)
 	env := s.env(s.admin)
 	addRelease(t, s.srv, "local", "demo", "1.0", "demo-1.0-py3-none-any.whl")
 	mustRun(t, env, "repo", "create", "other")

@@ -227,11 +227,11 @@ func (p Publisher) match(c Claims) *mismatch {
 
 func (g *GitHubPublisher) match(c Claims) *mismatch {
 	full := g.Owner + "/" + g.Repository
-	if !strings.EqualFold(c.Repository(), full) {
+	if !sameClaim(KindGitHub, "repository", c.Repository(), full) {
 		return &mismatch{stage: 1, claim: "repository"}
 	}
 	own := func(stage int, claim string) *mismatch { return &mismatch{stage: stage, claim: claim, own: true} }
-	if !strings.EqualFold(c.RepositoryOwner(), g.Owner) {
+	if !sameClaim(KindGitHub, "repository_owner", c.RepositoryOwner(), g.Owner) {
 		return own(2, "repository_owner")
 	}
 	if c.OwnerID() != g.OwnerID {
@@ -253,7 +253,7 @@ func (g *GitHubPublisher) match(c Claims) *mismatch {
 	if g.JobWorkflowRef != "" && !globMatch(g.JobWorkflowRef, c.JobWorkflowRef()) {
 		return own(6, "job_workflow_ref")
 	}
-	if g.Environment != "" && !strings.EqualFold(c.Environment(), g.Environment) {
+	if g.Environment != "" && !sameClaim(KindGitHub, "environment", c.Environment(), g.Environment) {
 		return own(7, "environment")
 	}
 	ev := c.EventName()
@@ -270,7 +270,7 @@ func (g *GitHubPublisher) match(c Claims) *mismatch {
 
 func (g *GitLabPublisher) match(c Claims) *mismatch {
 	full := g.Namespace + "/" + g.Project
-	if !strings.EqualFold(c.ProjectPath(), full) {
+	if !sameClaim(KindGitLab, "project_path", c.ProjectPath(), full) {
 		return &mismatch{stage: 1, claim: "project_path"}
 	}
 	own := func(stage int, claim string) *mismatch { return &mismatch{stage: stage, claim: claim, own: true} }
@@ -291,7 +291,7 @@ func (g *GitLabPublisher) match(c Claims) *mismatch {
 	if at := uri[len(head)+len(mid):]; rp == "" || sha == "" || (at != rp && at != sha) {
 		return own(3, "ci_config_ref_uri")
 	}
-	if g.Environment != "" && c.Environment() != g.Environment {
+	if g.Environment != "" && !sameClaim(KindGitLab, "environment", c.Environment(), g.Environment) {
 		return own(4, "environment")
 	}
 	return nil
@@ -427,4 +427,51 @@ func (m MemoryPublishers) ForIssuer(_ context.Context, issuerURL string) ([]Publ
 		}
 	}
 	return out, nil
+}
+
+// CheckPublisherIssuer refuses a publisher that could never match, or would
+// match the wrong kind of token, on a server trusting issuers: its issuer
+// must be configured, and a GitHub or GitLab publisher needs an issuer of
+// that kind (a GitLab publisher on a github issuer would match GitLab-shaped
+// claims from it). Every writer of publishers calls it: the admin API and
+// the configuration's declarations.
+func CheckPublisherIssuer(p Publisher, issuers []IssuerInfo) error {
+	const op = "oidc.CheckPublisherIssuer"
+	url := p.IssuerURL()
+	var iss *IssuerInfo
+	for i := range issuers {
+		if issuers[i].URL == url {
+			iss = &issuers[i]
+		}
+	}
+	kind := cmpOr(p.Kind, KindGeneric)
+	if iss == nil {
+		names := make([]string, len(issuers))
+		for i, is := range issuers {
+			names[i] = is.Name + " (" + is.URL + ")"
+		}
+		configured := "none is configured"
+		if len(names) > 0 {
+			configured = "configured: " + strings.Join(names, ", ")
+		}
+		return errs.Errorf(errs.Invalid, op,
+			"issuer: %s is not an issuer this server trusts (%s), so this publisher could never match: add it to the server configuration under oidc.issuers (url: %s, kind: %s) and restart, or name a configured issuer",
+			url, configured, url, kind)
+	}
+	if kind != KindGeneric && iss.Kind != kind {
+		return errs.Errorf(errs.Invalid, op,
+			"issuer: %s (%s) is configured with kind %q, so a %s publisher cannot name it: its tokens are %s tokens; configure the %s instance as its own issuer with kind: %s, or correct the kind of %s in oidc.issuers",
+			iss.Name, url, iss.Kind, kind, cmpOr(iss.Kind, KindGeneric), kind, kind, iss.Name)
+	}
+	return nil
+}
+
+// IssuerInfos describes configured issuers for validation (an empty kind
+// is generic, as the verifier reads it).
+func IssuerInfos(cfgs []IssuerConfig) []IssuerInfo {
+	out := make([]IssuerInfo, len(cfgs))
+	for i, ic := range cfgs {
+		out[i] = IssuerInfo{Name: ic.Name, URL: ic.URL, Kind: cmpOr(ic.Kind, KindGeneric)}
+	}
+	return out
 }

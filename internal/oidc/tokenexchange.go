@@ -187,11 +187,6 @@ func (x *Exchanger) Verify(ctx context.Context, rawJWT string) (Claims, error) {
 	return x.v.Verify(ctx, rawJWT)
 }
 
-// Issuers lists the configured issuers, for policy validation.
-func (x *Exchanger) Issuers() []IssuerInfo {
-	out := make([]IssuerInfo, len(x.v.cfg.Issuers))
-	for i, ic := range x.v.cfg.Issuers {
-		out[i] = IssuerInfo{Name: ic.Name, URL: ic.URL, Kind: ic.Kind}
-	}
-	return out
-}
+// Issuers lists the configured issuers, for policy and publisher
+// validation.
+func (x *Exchanger) Issuers() []IssuerInfo { return IssuerInfos(x.v.cfg.Issuers) }

@@ -26,6 +26,7 @@ func TestReplicasStartingTogetherDeclareOnce(t *testing.T) {
 	for round := range 3 {
 		cfg := postgresConfig(t, "wharf_declare_")
 		cfg.Secrets.KEK = config.Secret("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+		cfg.OIDC.Issuers = []config.Issuer{{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"}}
 		cfg.OIDC.Publishers = []config.Publisher{{Repo: "local", Project: "sampleproject", GitHub: &config.GitHubPublisher{
 			Owner: "octo-org", OwnerID: "4242424242", Repository: "sampleproject", RepositoryID: "5151515151", Workflow: "release.yml",
 		}}}
@@ -99,4 +100,32 @@ func postgresConfig(t *testing.T, prefix string) *config.Config {
 	cfg.Database.Driver = "postgres"
 	cfg.Database.DSN = config.Secret(testenv.PostgresDSN(t, prefix))
 	return cfg
+}
+
+// A declared publisher is refused for the same reasons as one sent to the
+// API: an issuer the server does not trust, or one of another kind.
+func TestDeclaredPublisherNeedsAConfiguredIssuerOfItsKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		issuers []config.Issuer
+		pub     config.Publisher
+		want    string
+	}{
+		{"unconfigured", nil, config.Publisher{Repo: "local", Project: "demo", GitHub: &config.GitHubPublisher{
+			Owner: "acme", OwnerID: "1", Repository: "demo", Workflow: "release.yml"}}, "not an issuer this server trusts"},
+		{"gitlab on a github issuer", []config.Issuer{{Name: "corp", URL: "https://git.corp.example", Kind: "github"}},
+			config.Publisher{Repo: "local", Project: "demo", GitLab: &config.GitLabPublisher{
+				Issuer: "https://git.corp.example", Namespace: "grp", Project: "demo", CIFilePath: ".gitlab-ci.yml"}}, `configured with kind "github"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := embeddedConfig(t)
+			cfg.OIDC.Issuers, cfg.OIDC.Publishers = tc.issuers, []config.Publisher{tc.pub}
+			_, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), "oidc.publishers[0]") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("server.New: %v; want oidc.publishers[0] refused: %s", err, tc.want)
+			}
+		})
+	}
 }

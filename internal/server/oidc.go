@@ -50,6 +50,9 @@ func (s *Server) declarePublishers(ctx context.Context) error {
 		if err := p.Validate(); err != nil {
 			return fmt.Errorf("oidc.publishers[%d]: %w", i, err)
 		}
+		if err := oidc.CheckPublisherIssuer(p, s.issuers()); err != nil {
+			return fmt.Errorf("oidc.publishers[%d]: %w", i, err)
+		}
 		rec, err := p.Record()
 		if err != nil {
 			return err
@@ -70,6 +73,14 @@ func (s *Server) declarePublishers(ctx context.Context) error {
 		s.log.Info("trusted publisher declared", "repo", p.Repo, "project", p.Project, "kind", p.Kind, "issuer", rec.Issuer)
 	}
 	return nil
+}
+
+// issuers are the issuers trusted publishing trusts (none when it is off).
+func (s *Server) issuers() []oidc.IssuerInfo {
+	if s.Exchanger == nil {
+		return nil
+	}
+	return s.Exchanger.Issuers()
 }
 
 func publisherFromConfig(d config.Publisher) oidc.Publisher {

@@ -119,13 +119,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		st.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
 	}
-	if err := s.underDeclarationLock(ctx, s.bootstrap); err != nil {
-		st.Close()
-		return nil, err
-	}
+	// Trusted publishing first: declared publishers are checked against
+	// its issuers.
 	if s.Exchanger, err = s.newExchanger(o.ExtraIssuers, o.Now); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("trusted publishing: %w", err)
+	}
+	if err := s.underDeclarationLock(ctx, s.bootstrap); err != nil {
+		st.Close()
+		return nil, err
 	}
 	s.newRemoteServices(func(ctx context.Context, name string) (registry.Repository, error) { return s.api.Repo(ctx, name) })
 	s.api = httpapi.New(httpapi.Config{
@@ -137,7 +139,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	})
 	admin := adminapi.New(adminapi.Config{
 		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
-		RepoChanged: s.api.ForgetRepo, SettingsChanged: s.forgetSettings,
+		RepoChanged: s.api.ForgetRepo, SettingsChanged: s.forgetSettings, Issuers: s.issuers(),
 	})
 	admin.MountSecrets(s.Secrets)
 	policySvc := s.policyService()
