@@ -53,6 +53,13 @@ type Database struct {
 	Driver  string `yaml:"driver"` // sqlite | postgres
 	DSN     Secret `yaml:"dsn"`    // sqlite: a file path or file: URI; postgres: a URL or key=value string
 	DSNFile string `yaml:"dsn_file"`
+	// Timeout bounds each statement and each transaction, so a database
+	// that stops answering (or a SQLite file another process keeps
+	// locked) fails requests with 503 instead of holding them.
+	Timeout time.Duration `yaml:"timeout"`
+	// LockWait bounds the wait for a lock another replica holds while it
+	// fills a cold remote page or file (PostgreSQL).
+	LockWait time.Duration `yaml:"lock_wait"`
 }
 
 // Blobs selects the artifact store.
@@ -76,6 +83,14 @@ type S3 struct {
 	// Redirect answers downloads with a 302 to a presigned URL, so the
 	// bytes go from the bucket straight to the client.
 	Redirect bool `yaml:"redirect"`
+	// Timeout bounds each metadata call (HEAD, DELETE, a listing page,
+	// starting or aborting a multipart upload) and is the window over
+	// which a body transfer must keep MinRate.
+	Timeout time.Duration `yaml:"timeout"`
+	// MinRate, per second, is the slowest body transfer to or from the
+	// store that is not abandoned: a fixed total would fail large files
+	// on slow links.
+	MinRate Size `yaml:"min_rate"`
 }
 
 // TLS makes wharf serve HTTPS itself. With neither files nor SelfSigned it
@@ -253,6 +268,11 @@ const (
 	DefaultDataDir     = "./wharf-data"
 	DefaultMaxFileSize = Size(1 << 30)
 	DefaultOIDCTTL     = 15 * time.Minute
+	// Backend deadlines (docs/deployment.md, "Deadlines").
+	DefaultDatabaseTimeout  = 10 * time.Second
+	DefaultDatabaseLockWait = time.Minute
+	DefaultS3Timeout        = 10 * time.Second
+	DefaultS3MinRate        = Size(64 << 10)
 )
 
 // DefaultAudience is the OIDC audience when none is configured: "wharf:"
@@ -290,8 +310,20 @@ func (c *Config) ApplyDefaults() {
 	if c.Database.Driver == "sqlite" && c.Database.DSN == "" && c.Database.DSNFile == "" {
 		c.Database.DSN = Secret(filepath.Join(c.DataDir, "wharf.db"))
 	}
+	if c.Database.Timeout == 0 {
+		c.Database.Timeout = DefaultDatabaseTimeout
+	}
+	if c.Database.LockWait == 0 {
+		c.Database.LockWait = DefaultDatabaseLockWait
+	}
 	if c.Blobs.Driver == "" {
 		c.Blobs.Driver = "fs"
+	}
+	if c.Blobs.Driver == "s3" && c.Blobs.S3.Timeout == 0 {
+		c.Blobs.S3.Timeout = DefaultS3Timeout
+	}
+	if c.Blobs.Driver == "s3" && c.Blobs.S3.MinRate == 0 {
+		c.Blobs.S3.MinRate = DefaultS3MinRate
 	}
 	if c.Blobs.Driver == "fs" && c.Blobs.Dir == "" {
 		c.Blobs.Dir = filepath.Join(c.DataDir, "blobs")

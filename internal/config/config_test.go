@@ -51,9 +51,10 @@ func TestExampleLoads(t *testing.T) {
 		Listen:    "127.0.0.1:8080",
 		PublicURL: "https://pypi.example.internal",
 		DataDir:   filepath.Join(dir, "wharf-data"),
-		Database:  Database{Driver: "sqlite", DSN: Secret(filepath.Join(dir, "wharf-data/wharf.db"))},
+		Database: Database{Driver: "sqlite", DSN: Secret(filepath.Join(dir, "wharf-data/wharf.db")),
+			Timeout: 10 * time.Second, LockWait: time.Minute},
 		Blobs: Blobs{Driver: "fs", Dir: filepath.Join(dir, "wharf-data/blobs"), S3: S3{
-			Bucket: "wharf-packages", Region: "eu-west-1",
+			Bucket: "wharf-packages", Region: "eu-west-1", Timeout: 10 * time.Second, MinRate: 64 << 10,
 		}},
 		Upload: Upload{MaxFileSize: 1 << 30},
 		Log:    Log{Level: "info", Format: "text"},
@@ -84,7 +85,7 @@ func TestMinimalAndDefault(t *testing.T) {
 	want := &Config{
 		Listen:   "127.0.0.1:8080",
 		DataDir:  "./wharf-data",
-		Database: Database{Driver: "sqlite", DSN: "wharf-data/wharf.db"},
+		Database: Database{Driver: "sqlite", DSN: "wharf-data/wharf.db", Timeout: DefaultDatabaseTimeout, LockWait: DefaultDatabaseLockWait},
 		Blobs:    Blobs{Driver: "fs", Dir: "wharf-data/blobs"},
 		Upload:   Upload{MaxFileSize: DefaultMaxFileSize},
 		Log:      Log{Level: "info", Format: "text"},
@@ -183,7 +184,8 @@ func TestEnvExpansion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := S3{Bucket: "pkgs", Endpoint: "http://minio:9000", PathStyle: true, AccessKeyID: "AKIA1", SecretAccessKey: "s3cr3t-value"}
+	want := S3{Bucket: "pkgs", Endpoint: "http://minio:9000", PathStyle: true, AccessKeyID: "AKIA1", SecretAccessKey: "s3cr3t-value",
+		Timeout: DefaultS3Timeout, MinRate: DefaultS3MinRate}
 	if diff := cmp.Diff(want, c.Blobs.S3); diff != "" {
 		t.Errorf("s3 (-want +got):\n%s", diff)
 	}

@@ -50,6 +50,8 @@ func (c *Config) Validate() error {
 	default:
 		v.enum("database.driver", c.Database.Driver, "sqlite", "postgres")
 	}
+	v.deadline("database.timeout", c.Database.Timeout)
+	v.deadline("database.lock_wait", c.Database.LockWait)
 
 	switch c.Blobs.Driver {
 	case "fs":
@@ -69,6 +71,10 @@ func (c *Config) Validate() error {
 		}
 		if strings.HasPrefix(s3.Prefix, "/") {
 			v.add("blobs.s3.prefix", "must not start with '/'")
+		}
+		v.deadline("blobs.s3.timeout", s3.Timeout)
+		if s3.MinRate < 0 {
+			v.add("blobs.s3.min_rate", "must be a positive size per second such as 64KiB")
 		}
 	default:
 		v.enum("blobs.driver", c.Blobs.Driver, "fs", "s3")
@@ -217,6 +223,15 @@ type validator struct{ errs []error }
 
 func (v *validator) add(field, msg string) {
 	v.errs = append(v.errs, &FieldError{Field: field, Msg: msg})
+}
+
+// deadline checks a backend deadline: long enough for a healthy backend
+// under load, short enough that a hung one is noticed. Zero (a Config
+// built in code without ApplyDefaults) means the backend's default.
+func (v *validator) deadline(field string, d time.Duration) {
+	if d != 0 && (d < 100*time.Millisecond || d > time.Hour) {
+		v.add(field, "must be a duration between 100ms and 1h, such as 10s")
+	}
 }
 
 func (v *validator) enum(field, val string, allowed ...string) {

@@ -44,6 +44,12 @@ func TestValidate(t *testing.T) {
 		{"s3 bad endpoint", func(c *Config) { c.Blobs = Blobs{Driver: "s3", S3: S3{Bucket: "b", Endpoint: "minio:9000"}} }, []string{"blobs.s3.endpoint: "}},
 		{"s3 half credentials", func(c *Config) { c.Blobs = Blobs{Driver: "s3", S3: S3{Bucket: "b", SecretAccessKey: "s"}} }, []string{"blobs.s3.access_key_id: set both"}},
 		{"s3 prefix slash", func(c *Config) { c.Blobs = Blobs{Driver: "s3", S3: S3{Bucket: "b", Prefix: "/x"}} }, []string{"blobs.s3.prefix: must not start with '/'"}},
+		{"database deadlines ok", func(c *Config) { c.Database.Timeout = 2 * time.Second; c.Database.LockWait = 5 * time.Minute }, nil},
+		{"database timeout too short", func(c *Config) { c.Database.Timeout = time.Millisecond }, []string{"database.timeout: must be a duration between 100ms and 1h"}},
+		{"database lock wait negative", func(c *Config) { c.Database.LockWait = -time.Second }, []string{"database.lock_wait: must be a duration"}},
+		{"s3 deadlines", func(c *Config) {
+			c.Blobs = Blobs{Driver: "s3", S3: S3{Bucket: "b", Timeout: 2 * time.Hour, MinRate: -1}}
+		}, []string{"blobs.s3.timeout: must be a duration between 100ms and 1h", "blobs.s3.min_rate: must be a positive size"}},
 		{"tls ok", func(c *Config) { c.TLS = TLS{CertFile: "c", KeyFile: "k"} }, nil},
 		{"tls self signed ok", func(c *Config) { c.TLS = TLS{SelfSigned: true} }, nil},
 		{"tls cert without key", func(c *Config) { c.TLS = TLS{CertFile: "c"} }, []string{"tls.key_file: required when tls.cert_file is set"}},

@@ -76,6 +76,7 @@ func openS3(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	bs, err := s3blob.New(ctx, s3blob.Config{
 		Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region, Endpoint: c.Endpoint, PathStyle: c.PathStyle,
 		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey.Value(), TempDir: tmp,
+		Timeout: c.Timeout, MinRate: int64(c.MinRate),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 bucket %q: %w", c.Bucket, err)

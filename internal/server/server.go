@@ -66,7 +66,8 @@ func OpenStores(ctx context.Context, cfg *config.Config) (store.Store, blob.Stor
 			return nil, nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
 		}
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value()})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value(),
+		Timeout: cfg.Database.Timeout, LockWait: cfg.Database.LockWait})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening %s database: %w", cfg.Database.Driver, err)
 	}

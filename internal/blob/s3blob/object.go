@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -20,7 +21,8 @@ import (
 // ranged GET per range.
 type object struct {
 	s    *Store
-	ctx  context.Context // the request's: reads stop when the client goes
+	ctx  context.Context // the request's, metered: reads stop when the client goes or the store stalls
+	m    *meter
 	info blob.Info
 	body io.ReadCloser // nil: none open
 	bpos int64         // offset the body is at
@@ -35,13 +37,19 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	if !blob.ValidKey(key) {
 		return nil, blob.ErrBadKey
 	}
+	// The response's body is read under the context of the request that
+	// asked for it, so that context lives as long as the object.
+	ctx, m := s.transfer(ctx)
 	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(key))})
 	if err != nil {
-		return nil, s3Err(op, err)
+		m.stop()
+		return nil, transferErr(ctx, op, err)
 	}
+	m.pause()
 	return &object{
 		s:    s,
 		ctx:  ctx,
+		m:    m,
 		info: blob.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)},
 		body: out.Body,
 	}, nil
@@ -57,6 +65,9 @@ func (o *object) Read(p []byte) (int, error) {
 		o.body.Close()
 		o.body = nil
 	}
+	o.m.resume()
+	defer o.m.pause()
+	start := time.Now()
 	if o.body == nil {
 		out, err := o.s.c.GetObject(o.ctx, &s3.GetObjectInput{
 			Bucket: &o.s.bucket,
@@ -64,15 +75,19 @@ func (o *object) Read(p []byte) (int, error) {
 			Range:  aws.String("bytes=" + strconv.FormatInt(o.pos, 10) + "-"),
 		})
 		if err != nil {
-			return 0, s3Err("s3blob.Read", err)
+			return 0, transferErr(o.ctx, "s3blob.Read", err)
 		}
 		o.body, o.bpos = out.Body, o.pos
 	}
 	n, err := o.body.Read(p)
+	o.m.count(n, time.Since(start))
 	o.pos += int64(n)
 	o.bpos = o.pos
-	if err == io.EOF && o.pos < o.info.Size {
+	switch {
+	case err == io.EOF && o.pos < o.info.Size:
 		err = errs.E(errs.Unavailable, "s3blob.Read", io.ErrUnexpectedEOF)
+	case err != nil && err != io.EOF:
+		err = transferErr(o.ctx, "s3blob.Read", err)
 	}
 	return n, err
 }
@@ -97,6 +112,7 @@ func (o *object) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (o *object) Close() error {
+	o.m.stop()
 	if o.body != nil {
 		err := o.body.Close()
 		o.body = nil

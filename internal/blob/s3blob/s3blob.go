@@ -64,7 +64,14 @@ type Config struct {
 	// RetryMaxAttempts bounds the SDK's attempts per request; its default
 	// (3) when zero.
 	RetryMaxAttempts int
-	Now              func() time.Time
+	// Timeout bounds each metadata call (HEAD, DELETE, a listing page,
+	// starting a multipart upload) and is the window over which body
+	// transfers must keep MinRate; DefaultTimeout when zero.
+	Timeout time.Duration
+	// MinRate, in bytes per second, is the slowest body transfer not
+	// abandoned; DefaultMinRate when zero.
+	MinRate int64
+	Now     func() time.Time
 }
 
 // Store is a blob.Store on an S3 bucket. It is safe for concurrent use.
@@ -76,6 +83,8 @@ type Store struct {
 	tmpDir  string
 	part    int64
 	ttl     time.Duration
+	timeout time.Duration
+	minRate int64
 	now     func() time.Time
 }
 
@@ -105,6 +114,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.PresignTTL <= 0 {
 		cfg.PresignTTL = DefaultPresignTTL
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
 	}
 	region := cfg.Region
 	if region == "" && cfg.Endpoint != "" {
@@ -154,6 +169,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		tmpDir:  cfg.TempDir,
 		part:    cfg.PartSize,
 		ttl:     cfg.PresignTTL,
+		timeout: cfg.Timeout,
+		minRate: cfg.MinRate,
 		now:     cfg.Now,
 	}, nil
 }
@@ -166,6 +183,8 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if !blob.ValidKey(key) {
 		return blob.Info{}, blob.ErrBadKey
 	}
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(key))})
 	if err != nil {
 		return blob.Info{}, s3Err(op, err)
@@ -179,6 +198,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if !blob.ValidKey(key) {
 		return blob.ErrBadKey
 	}
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(key))}); err != nil {
 		if errs.KindOf(s3Err(op, err)) == errs.NotFound {
 			return nil
@@ -193,7 +214,9 @@ func (s *Store) List(ctx context.Context) iter.Seq2[blob.Info, error] {
 	return func(yield func(blob.Info, error) bool) {
 		p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix)})
 		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
+			cctx, cancel := s.call(ctx)
+			page, err := p.NextPage(cctx)
+			cancel()
 			if err != nil {
 				yield(blob.Info{}, s3Err("s3blob.List", err))
 				return
@@ -214,6 +237,8 @@ func (s *Store) List(ctx context.Context) iter.Seq2[blob.Info, error] {
 // Ping checks that the bucket is reachable with the configured credentials
 // (readiness).
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if _, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
 		err = s3Err("s3blob.Ping", err)
 		if errs.KindOf(err) == errs.NotFound {

@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -126,15 +125,17 @@ func (t *temp) put(ctx context.Context, key string) error {
 	// The payload hash is our key: telling the signer saves it reading
 	// the whole file again to compute it.
 	ctx = v4.SetPayloadHash(ctx, key)
+	ctx, m := t.s.transfer(ctx)
+	defer m.stop()
 	_, err := t.s.c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &t.s.bucket,
 		Key:           aws.String(t.s.key(key)),
-		Body:          io.NewSectionReader(t.f, 0, t.size),
+		Body:          meteredReader{io.NewSectionReader(t.f, 0, t.size), m},
 		ContentLength: aws.Int64(t.size),
 		ContentType:   aws.String("application/octet-stream"),
 	})
 	if err != nil {
-		return s3Err("s3blob.Commit", err)
+		return transferErr(ctx, "s3blob.Commit", err)
 	}
 	return nil
 }
@@ -144,47 +145,66 @@ func (t *temp) put(ctx context.Context, key string) error {
 func (t *temp) multipart(ctx context.Context, key string) error {
 	const op = "s3blob.Commit"
 	objKey := aws.String(t.s.key(key))
-	mu, err := t.s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+	cctx, cancel := t.s.call(ctx)
+	mu, err := t.s.c.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{
 		Bucket:      &t.s.bucket,
 		Key:         objKey,
 		ContentType: aws.String("application/octet-stream"),
 	})
+	cancel()
 	if err != nil {
 		return s3Err(op, err)
 	}
 	abort := func(err error) error {
 		// A fresh context: the caller's may be what failed.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		actx, cancel := t.s.call(context.WithoutCancel(ctx))
 		defer cancel()
-		t.s.c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &t.s.bucket, Key: objKey, UploadId: mu.UploadId})
-		return s3Err(op, err)
+		if _, aerr := t.s.c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &t.s.bucket, Key: objKey, UploadId: mu.UploadId}); aerr != nil {
+			// The bucket's AbortIncompleteMultipartUpload lifecycle
+			// rule (docs/deployment.md) reclaims the parts.
+			err = fmt.Errorf("%w (and aborting multipart upload %s failed: %w)", err, aws.ToString(mu.UploadId), aerr)
+		}
+		return err
 	}
 	var parts []types.CompletedPart
 	for off, n := int64(0), int32(1); off < t.size; off, n = off+t.s.part, n+1 {
 		size := min(t.s.part, t.size-off)
-		out, err := t.s.c.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket:        &t.s.bucket,
-			Key:           objKey,
-			UploadId:      mu.UploadId,
-			PartNumber:    aws.Int32(n),
-			Body:          io.NewSectionReader(t.f, off, size),
-			ContentLength: aws.Int64(size),
-		})
+		etag, err := t.part(ctx, objKey, mu.UploadId, n, off, size)
 		if err != nil {
 			return abort(err)
 		}
-		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+		parts = append(parts, types.CompletedPart{ETag: etag, PartNumber: aws.Int32(n)})
 	}
-	_, err = t.s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	cctx, cancel = context.WithTimeout(ctx, completeFactor*t.s.timeout)
+	defer cancel()
+	_, err = t.s.c.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          &t.s.bucket,
 		Key:             objKey,
 		UploadId:        mu.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		return abort(err)
+		return abort(s3Err(op, err))
 	}
 	return nil
+}
+
+// part uploads one part under the minimum rate.
+func (t *temp) part(ctx context.Context, objKey, uploadID *string, n int32, off, size int64) (*string, error) {
+	ctx, m := t.s.transfer(ctx)
+	defer m.stop()
+	out, err := t.s.c.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:        &t.s.bucket,
+		Key:           objKey,
+		UploadId:      uploadID,
+		PartNumber:    aws.Int32(n),
+		Body:          meteredReader{io.NewSectionReader(t.f, off, size), m},
+		ContentLength: aws.Int64(size),
+	})
+	if err != nil {
+		return nil, transferErr(ctx, "s3blob.Commit", err)
+	}
+	return out.ETag, nil
 }
 
 func (t *temp) close() {

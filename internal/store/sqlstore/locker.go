@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"hash/fnv"
+	"time"
 
 	"github.com/wharf-dev/wharf/internal/store"
 )
@@ -27,14 +28,23 @@ func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Co
 		return fn(ctx)
 	}
 	const op = "sqlstore.WithLock"
-	tx, err := s.locks.BeginTx(ctx, nil)
+	// The transaction lives as long as fn, so its context has no deadline
+	// of its own; the lock wait and the COMMIT get theirs below. pgx runs
+	// COMMIT under the context given to BeginTx: cancelling it is what
+	// bounds a COMMIT the server never answers.
+	txctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tx, err := s.locks.BeginTx(txctx, nil)
 	if err != nil {
 		return s.d.wrap(op, err)
 	}
 	defer tx.Rollback()
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64())); err != nil {
+	lctx, lcancel := deadline(ctx, s.lockWait)
+	_, err = tx.ExecContext(lctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
+	lcancel()
+	if err != nil {
 		return s.d.wrap(op, err)
 	}
 	if err := fn(ctx); err != nil {
@@ -42,5 +52,8 @@ func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Co
 	}
 	// Commit or roll back alike release the lock; the transaction wrote
 	// nothing.
+	if s.timeout > 0 {
+		defer time.AfterFunc(s.timeout, cancel).Stop()
+	}
 	return s.d.wrap(op, tx.Commit())
 }

@@ -32,7 +32,7 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db, cfg.Timeout); err != nil {
 		db.Close()
 		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("connect to postgres: %w", err))
 	}
@@ -59,7 +59,7 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, errs.E(errs.Internal, op, err)
 	}
-	s := &Store{w: db, r: db, d: postgresDialect, now: cfg.Now}
+	s := &Store{w: db, r: db, d: postgresDialect, now: cfg.Now, timeout: cfg.Timeout, lockWait: cfg.LockWait}
 	// sql.Open connects lazily: the lock pool costs nothing until a
 	// cold remote page is filled.
 	if s.locks, err = sql.Open("pgx", cfg.DSN); err != nil {

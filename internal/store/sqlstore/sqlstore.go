@@ -37,8 +37,14 @@ type Config struct {
 	// PostgreSQL pool; 0 means max(4, 2*GOMAXPROCS).
 	ReadConns int
 	// BusyTimeout is how long a SQLite connection waits for a lock held by
-	// another process before failing; 0 means 5s.
+	// another process before failing; 0 means 5s (never more than Timeout).
 	BusyTimeout time.Duration
+	// Timeout bounds each statement and each transaction; 0 means
+	// DefaultTimeout, negative none.
+	Timeout time.Duration
+	// LockWait bounds the wait for WithLock's lock; 0 means
+	// DefaultLockWait, negative none.
+	LockWait time.Duration
 	// Now is the clock used for CreatedAt and similar fields; nil means
 	// time.Now.
 	Now func() time.Time
@@ -53,6 +59,9 @@ type Store struct {
 	tx  *sql.Tx // non-nil in a transaction-bound Store
 	d   dialect
 	now func() time.Time
+	// timeout bounds each statement and transaction, lockWait the wait
+	// for a WithLock lock (<= 0: none).
+	timeout, lockWait time.Duration
 	// locks holds WithLock's advisory locks on PostgreSQL: a pool of its
 	// own, so lock holders waiting on each other never starve the queries
 	// their work needs (nil on SQLite).
@@ -71,6 +80,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	const op = "sqlstore.Open"
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.LockWait == 0 {
+		cfg.LockWait = DefaultLockWait
 	}
 	switch cfg.Driver {
 	case "", "sqlite":
@@ -92,6 +107,11 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	busy := cfg.BusyTimeout
 	if busy <= 0 {
 		busy = 5 * time.Second
+	}
+	if cfg.Timeout > 0 {
+		// A lock wait longer than the statement's deadline would end
+		// as a cancelled statement rather than SQLITE_BUSY.
+		busy = min(busy, cfg.Timeout)
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busy.Milliseconds())
 	if extra != "" {
@@ -115,7 +135,7 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := ping(ctx, w, cfg.Timeout); err != nil {
 		w.Close()
 		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("open sqlite database %s: %w", path, err))
 	}
@@ -144,12 +164,12 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	if err := r.PingContext(ctx); err != nil {
+	if err := ping(ctx, r, cfg.Timeout); err != nil {
 		w.Close()
 		r.Close()
 		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("open sqlite read pool %s: %w", path, err))
 	}
-	s := &Store{w: w, r: r, d: sqliteDialect, now: cfg.Now}
+	s := &Store{w: w, r: r, d: sqliteDialect, now: cfg.Now, timeout: cfg.Timeout, lockWait: cfg.LockWait}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, errs.E(errs.Internal, op, err)
@@ -195,7 +215,11 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(tx store.Store) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	// The transaction's deadline also bounds its COMMIT and ROLLBACK,
+	// which run under the context given to BeginTx.
+	txctx, cancel := deadline(ctx, s.timeout)
+	defer cancel()
+	tx, err := s.w.BeginTx(txctx, nil)
 	if err != nil {
 		return s.d.wrap("sqlstore.InTx", err)
 	}
@@ -280,7 +304,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		q := &dbq{db: s.w, st: st}
+		q := &dbq{timed: timed{s.timeout}, db: s.w, st: st}
 		s.rq, s.wq = q, q
 		return nil
 	}
@@ -288,7 +312,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.rq = &dbq{db: s.r, st: rst}
+	s.rq = &dbq{timed: timed{s.timeout}, db: s.r, st: rst}
 	wst, err := prepareAll(ctx, s.w, hotWrites())
 	if err != nil {
 		for _, st := range rst {
@@ -296,7 +320,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		return err
 	}
-	s.wq = &dbq{db: s.w, st: wst}
+	s.wq = &dbq{timed: timed{s.timeout}, db: s.w, st: wst}
 	return nil
 }
 
@@ -317,46 +341,54 @@ func prepareAll(ctx context.Context, db *sql.DB, queries []string) (map[string]*
 
 // bind returns a Store bound to tx.
 func (s *Store) bind(tx *sql.Tx) *Store {
-	q := &txq{tx: tx}
+	q := &txq{timed: timed{s.timeout}, tx: tx}
 	if w, ok := s.wq.(*dbq); ok {
 		q.st = w.st
 	}
-	return &Store{w: s.w, r: s.r, tx: tx, d: s.d, now: s.now, rq: q, wq: q}
+	return &Store{w: s.w, r: s.r, tx: tx, d: s.d, now: s.now, timeout: s.timeout, lockWait: s.lockWait, rq: q, wq: q}
 }
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier runs statements on a pool or in a transaction, each under the
+// statement deadline (deadline.go).
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) row
 }
 
 // dbq runs queries on a pool, through a prepared statement when the query
 // has one. st is read-only after Open.
 type dbq struct {
+	timed
 	db *sql.DB
 	st map[string]*sql.Stmt
 }
 
 func (q *dbq) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := q.st[query]; st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return q.db.ExecContext(ctx, query, args...)
+	return q.exec(ctx, func(ctx context.Context) (sql.Result, error) {
+		if st := q.st[query]; st != nil {
+			return st.ExecContext(ctx, args...)
+		}
+		return q.db.ExecContext(ctx, query, args...)
+	})
 }
 
-func (q *dbq) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := q.st[query]; st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return q.db.QueryContext(ctx, query, args...)
+func (q *dbq) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
+	return q.query(ctx, func(ctx context.Context) (*sql.Rows, error) {
+		if st := q.st[query]; st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+		return q.db.QueryContext(ctx, query, args...)
+	})
 }
 
-func (q *dbq) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := q.st[query]; st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return q.db.QueryRowContext(ctx, query, args...)
+func (q *dbq) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	return q.queryRow(ctx, func(ctx context.Context) *sql.Row {
+		if st := q.st[query]; st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+		return q.db.QueryRowContext(ctx, query, args...)
+	})
 }
 
 // txq runs queries in a transaction, reusing the write pool's prepared
@@ -364,29 +396,36 @@ func (q *dbq) QueryRowContext(ctx context.Context, query string, args ...any) *s
 // transaction's connection). Read statements belong to the other pool and
 // cannot be used here; those run as plain queries.
 type txq struct {
+	timed
 	tx *sql.Tx
 	st map[string]*sql.Stmt
 }
 
 func (q *txq) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := q.st[query]; st != nil {
-		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return q.tx.ExecContext(ctx, query, args...)
+	return q.exec(ctx, func(ctx context.Context) (sql.Result, error) {
+		if st := q.st[query]; st != nil {
+			return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		}
+		return q.tx.ExecContext(ctx, query, args...)
+	})
 }
 
-func (q *txq) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := q.st[query]; st != nil {
-		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	}
-	return q.tx.QueryContext(ctx, query, args...)
+func (q *txq) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
+	return q.query(ctx, func(ctx context.Context) (*sql.Rows, error) {
+		if st := q.st[query]; st != nil {
+			return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		}
+		return q.tx.QueryContext(ctx, query, args...)
+	})
 }
 
-func (q *txq) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := q.st[query]; st != nil {
-		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	}
-	return q.tx.QueryRowContext(ctx, query, args...)
+func (q *txq) QueryRowContext(ctx context.Context, query string, args ...any) row {
+	return q.queryRow(ctx, func(ctx context.Context) *sql.Row {
+		if st := q.st[query]; st != nil {
+			return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		}
+		return q.tx.QueryRowContext(ctx, query, args...)
+	})
 }
 
 // rd is where reads go: the transaction when bound to one, else the read pool.
@@ -401,7 +440,9 @@ func (s *Store) write(ctx context.Context, op string, fn func(q querier) error) 
 	if s.tx != nil {
 		return fn(s.wq)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	txctx, cancel := deadline(ctx, s.timeout)
+	defer cancel()
+	tx, err := s.w.BeginTx(txctx, nil)
 	if err != nil {
 		return s.d.wrap(op, err)
 	}
