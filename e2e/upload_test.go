@@ -128,11 +128,17 @@ func modName(project string) string { return strings.ReplaceAll(project, "-", "_
 // RECORD with hashes), enough for wharf's wheel checks and for pip.
 func makeWheel(t *testing.T, project, version string) []byte {
 	t.Helper()
+	return makeWheelMeta(t, project, version, "")
+}
+
+// makeWheelMeta is makeWheel with extra METADATA header lines.
+func makeWheelMeta(t *testing.T, project, version, extraMeta string) []byte {
+	t.Helper()
 	mod := modName(project)
 	info := mod + "-" + version + ".dist-info/"
 	files := [][2]string{
 		{mod + "/__init__.py", fmt.Sprintf("__version__ = %q\n", version)},
-		{info + "METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: wharf e2e crafted upload\n", project, version)},
+		{info + "METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: wharf e2e crafted upload\n%s", project, version, extraMeta)},
 		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: wharf-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
 	}
 	var record strings.Builder

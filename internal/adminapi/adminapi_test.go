@@ -2,8 +2,10 @@ package adminapi_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,7 +120,7 @@ func (e *testEnv) addRelease(t *testing.T, repo, project, version string, filena
 	}
 	for _, fn := range filenames {
 		f := registry.File{RepoID: r.ID, ProjectID: p.ID, Filename: fn, Version: version, Release: v.Canonical(),
-			Filetype: registry.Wheel, Size: 1, SHA256: strings.Repeat("a", 64)}
+			Filetype: registry.Wheel, Size: 1, SHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(repo+"/"+fn)))} // one content per file, as uploads require
 		if err := e.st.Files().Add(ctx, &f); err != nil {
 			t.Fatal(err)
 		}

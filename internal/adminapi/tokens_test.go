@@ -161,9 +161,17 @@ func TestDuration(t *testing.T) {
 		{`"90m"`, 90 * time.Minute, false},
 		{`3600`, time.Hour, false},
 		{`"3600"`, time.Hour, false},
-		{`0`, 0, false},
+		{`60`, time.Minute, false},
+		{`"1m"`, time.Minute, false},
 		{`null`, 0, false},
 		{`""`, 0, false},
+		// An explicit zero read as "never expires", the opposite of
+		// what was asked; under a minute is a typo.
+		{`0`, 0, true},
+		{`"0"`, 0, true},
+		{`"0s"`, 0, true},
+		{`"30s"`, 0, true},
+		{`59`, 0, true},
 		{`"-1h"`, 0, true},
 		{`-1`, 0, true},
 		{`1.5`, 0, true},
@@ -179,5 +187,34 @@ func TestDuration(t *testing.T) {
 	b, err := adminapi.Duration(time.Hour).MarshalJSON()
 	if err != nil || string(b) != `"1h0m0s"` {
 		t.Errorf("marshal: %s, %v", b, err)
+	}
+}
+
+// TestTokenLifetimeRefused: "expires_in": "0s" minted a token that never
+// expired; zero, negative and sub-minute lifetimes are refused by the API.
+func TestTokenLifetimeRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, body := range []string{`"0s"`, `0`, `"30s"`, `"-1h"`} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", e.url+"/api/v1/tokens",
+			strings.NewReader(`{"actions":["read"],"expires_in":`+body+`}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "lifetime") {
+			t.Errorf("expires_in %s: %d %s, want 400 explaining the lifetime", body, resp.StatusCode, msg)
+		}
+	}
+	toks, err := e.st.Tokens().List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(toks) != 1 { // the admin's
+		t.Errorf("%d tokens after refusals, want only the admin's", len(toks))
 	}
 }

@@ -175,22 +175,30 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // maxSeconds keeps seconds*1e9 inside int64.
 const maxSeconds = int64(1<<63-1) / int64(time.Second)
 
+// MinTokenLifetime is the shortest lifetime a token may be given: a
+// shorter one is a typo ("30s" meant "30d"?) or, at 0, would read as "never
+// expires", the opposite of what was asked.
+const MinTokenLifetime = time.Minute
+
 // ParseDuration parses a lifetime as Duration's JSON form does: "24h",
-// "90m", or whole seconds ("3600"). "" and "0" mean no expiry.
+// "90m", or whole seconds ("3600"). "" means no expiry; an explicit zero,
+// a negative or a lifetime under MinTokenLifetime is refused.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
 	}
+	var v time.Duration
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 || n > maxSeconds {
-			return 0, fmt.Errorf("lifetime %q is out of range: give a positive number of seconds or a duration such as \"24h\"", s)
+			return 0, fmt.Errorf("lifetime %q is out of range: give a duration such as \"24h\" or \"720h\"", s)
 		}
-		return time.Duration(n) * time.Second, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
+		v = time.Duration(n) * time.Second
+	} else if v, err = time.ParseDuration(s); err != nil {
 		return 0, fmt.Errorf("lifetime %q is not valid: give a duration such as \"1h\" or \"720h\", or a number of seconds", s)
+	}
+	if v < MinTokenLifetime {
+		return 0, fmt.Errorf("lifetime %q is too short: a token must live at least %v (leave the lifetime out for a token that never expires)", s, MinTokenLifetime)
 	}
 	return v, nil
 }

@@ -8,8 +8,10 @@ package blob
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	"syscall"
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/errs"
@@ -80,4 +82,15 @@ func ValidKey(key string) bool {
 		}
 	}
 	return true
+}
+
+// DiskError classifies an error of the local filesystem under a store (its
+// objects or its spool files): a full disk or an exhausted quota is
+// errs.NoSpace, which clients are told is the server's problem and never
+// shown the paths in; anything else gets kind.
+func DiskError(kind errs.Kind, op string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return errs.E(errs.NoSpace, op, fmt.Errorf("storage is full: %w", err))
+	}
+	return errs.E(kind, op, err)
 }

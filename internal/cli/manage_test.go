@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -346,7 +348,7 @@ func addRelease(t *testing.T, srv *server.Server, repo, project, version string,
 	}
 	for _, fn := range filenames {
 		f := registry.File{RepoID: r.ID, ProjectID: p.ID, Filename: fn, Version: version, Release: v.Canonical(),
-			Filetype: registry.Wheel, Size: 1, SHA256: strings.Repeat("a", 64)}
+			Filetype: registry.Wheel, Size: 1, SHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(repo+"/"+fn)))} // one content per file, as uploads require
 		if err := srv.Store.Files().Add(ctx, &f); err != nil {
 			t.Fatal(err)
 		}

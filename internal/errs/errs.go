@@ -25,6 +25,7 @@ const (
 	Unavailable                  // a dependency (database, object store) is down: 503
 	Gone                         // removed for good (PyPI's 410 for retired actions)
 	NotAcceptable                // no representation the client accepts: 406
+	NoSpace                      // the server's storage is full: 507; never the client's fault
 )
 
 var kindNames = [...]string{
@@ -32,6 +33,7 @@ var kindNames = [...]string{
 	PermissionDenied: "permission denied", NotFound: "not found", Conflict: "conflict",
 	TooLarge: "too large", RateLimited: "rate limited", Upstream: "upstream",
 	Unavailable: "unavailable", Gone: "gone", NotAcceptable: "not acceptable",
+	NoSpace: "no space",
 }
 
 func (k Kind) String() string {

@@ -28,6 +28,7 @@ var statusOf = [...]int{
 	errs.Unavailable:      http.StatusServiceUnavailable,
 	errs.Gone:             http.StatusGone,
 	errs.NotAcceptable:    http.StatusNotAcceptable,
+	errs.NoSpace:          http.StatusInsufficientStorage,
 }
 
 // Status returns the HTTP status for err.
@@ -49,6 +50,8 @@ var publicOf = [...]string{
 	errs.Internal:    "internal server error",
 	errs.Upstream:    "the upstream index did not answer as expected; try again later",
 	errs.Unavailable: "the server is temporarily unavailable; try again shortly",
+	// The upload was fine; the server cannot keep it.
+	errs.NoSpace: "the server is out of space: the upload was not stored; try again later (the server's operator must free or add storage)",
 }
 
 // retryAfter is the Retry-After of a 503, in seconds: long enough for a

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/wharf-dev/wharf/internal/auth"
+	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/blob/fsblob"
 	"github.com/wharf-dev/wharf/internal/httpapi"
 	"github.com/wharf-dev/wharf/internal/registry"
@@ -37,6 +38,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvBlobs(t, nil)
+}
+
+// newEnvBlobs is newEnv with the blob store passed through wrap (to inject
+// storage failures), when wrap is not nil.
+func newEnvBlobs(t testing.TB, wrap func(blob.Store) blob.Store) *env {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := t.Context()
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(dir, "db")})
@@ -44,9 +52,13 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	bs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	var bs blob.Store
+	bs, err = fsblob.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		bs = wrap(bs)
 	}
 	for _, r := range []registry.Repository{{Name: "local", Kind: registry.Hosted, Public: true}, {Name: "private", Kind: registry.Hosted}} {
 		if err := st.Repos().Create(ctx, &r); err != nil {

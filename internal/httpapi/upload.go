@@ -217,9 +217,15 @@ func (s *Server) readContent(r *http.Request, part *multipart.Part, u *hosted.Up
 	if s.cfg.MaxFileSize > 0 {
 		src = io.LimitReader(part, s.cfg.MaxFileSize+1)
 	}
+	body := &readErrs{r: src}
 	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(dst, src, buf)
+	n, err := io.CopyBuffer(dst, body, buf)
 	if err != nil {
+		if body.err == nil {
+			// Storing failed (a full disk, say): the server's fault,
+			// classified by the blob store, never "upload again".
+			return err
+		}
 		return bodyError(err)
 	}
 	if s.cfg.MaxFileSize > 0 && n > s.cfg.MaxFileSize {
@@ -230,6 +236,21 @@ func (s *Server) readContent(r *http.Request, part *multipart.Part, u *hosted.Up
 		u.MD5 = hex.EncodeToString(md.Sum(nil))
 	}
 	return nil
+}
+
+// readErrs remembers the error its reader returned, so a copy's failure
+// can be told apart: reading the client's body, or writing to storage.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrs) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // tailReader remembers the last bytes read through it.

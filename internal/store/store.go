@@ -19,6 +19,9 @@ var (
 	// ErrFilenameUsed: the filename belonged to a file that was deleted;
 	// PyPI never lets a filename be reused.
 	ErrFilenameUsed = errs.E(errs.Conflict, "store", errors.New("filename was used by a deleted file"))
+	// ErrContentExists: the same bytes (sha256) are stored in the
+	// repository under another filename; PyPI refuses them too.
+	ErrContentExists = errs.E(errs.Conflict, "store", errors.New("the same content is stored under another filename"))
 )
 
 // Store is the whole metadata store.
@@ -71,9 +74,14 @@ type Projects interface {
 // Files persists distribution files.
 type Files interface {
 	// Add inserts f, setting ID. A filename already present in the
-	// repository gives ErrExists; a tombstoned one ErrFilenameUsed.
+	// repository gives ErrExists; a tombstoned one ErrFilenameUsed; the
+	// same sha256 under another filename of the repository
+	// ErrContentExists (checked in the insert's transaction).
 	Add(ctx context.Context, f *registry.File) error
 	GetByFilename(ctx context.Context, repoID int64, filename string) (registry.File, error)
+	// GetBySHA256 returns a file of the repository with that content (the
+	// oldest); ErrNotFound when none.
+	GetBySHA256(ctx context.Context, repoID int64, sha256 string) (registry.File, error)
 	// ListByProject returns the project's files ordered by filename.
 	ListByProject(ctx context.Context, projectID int64) ([]registry.File, error)
 	// SetYanked yanks or unyanks every file of a release (release is the

@@ -9,12 +9,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/blob"
@@ -246,11 +244,7 @@ func notFoundOr(op string, err error) error {
 	return ioErr(op, err)
 }
 
-// ioErr classifies a filesystem error. A full disk is reported as
-// Unavailable with a message an operator can act on; the rest is Internal.
-func ioErr(op string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return errs.E(errs.Unavailable, op, fmt.Errorf("blob storage is full: %w", err))
-	}
-	return errs.E(errs.Internal, op, err)
-}
+// ioErr classifies a filesystem error: a full disk is errs.NoSpace (the
+// log names the path, the client is told the server is out of space); the
+// rest is Internal.
+func ioErr(op string, err error) error { return blob.DiskError(errs.Internal, op, err) }

@@ -42,7 +42,7 @@ func (s *Store) Create(ctx context.Context) (blob.Temp, error) {
 	}
 	f, err := os.CreateTemp(s.tmpDir, "wharf-s3-*")
 	if err != nil {
-		return nil, errs.E(errs.Unavailable, op, fmt.Errorf("spool file: %w", err))
+		return nil, blob.DiskError(errs.Unavailable, op, fmt.Errorf("spool file: %w", err))
 	}
 	// Unlinked at once: the open descriptor keeps the data, and a crash
 	// cannot leave spool files behind.
@@ -68,7 +68,7 @@ func (t *temp) Write(p []byte) (int, error) {
 	t.h.Write(p[:n])
 	t.size += int64(n)
 	if err != nil {
-		t.err = errs.E(errs.Unavailable, "s3blob.Write", fmt.Errorf("spool file: %w", err))
+		t.err = blob.DiskError(errs.Unavailable, "s3blob.Write", fmt.Errorf("spool file: %w", err))
 		return n, t.err
 	}
 	return n, nil

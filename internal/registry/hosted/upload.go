@@ -274,8 +274,23 @@ func (s *Service) upload(ctx context.Context, u *Upload) (UploadResult, error) {
 		return res, err
 	}
 
+	// The same bytes under another filename (another spelling of the
+	// name or version, a build tag added) are refused as PyPI does: one
+	// file, one name.
+	if prev, err := s.store.Files().GetBySHA256(ctx, u.Repo.ID, u.Content.SHA256()); err == nil {
+		return res, sameContent(prev)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return res, err
+	}
+
 	if err := s.inspect(u, &c); err != nil {
 		return res, err
+	}
+	// Requires-Python, from the form or else the metadata, must be a
+	// specifier set pip can evaluate: a bad one hides the release from
+	// every installer.
+	if _, err := pypi.ParseSpecifierSet(c.requires); err != nil {
+		return res, invalid("'%s' is an invalid value for Requires-Python: use a PEP 440 specifier set such as '>=3.9' or '>=3.8,<4'.", c.requires)
 	}
 
 	file := registry.File{
@@ -335,6 +350,13 @@ func (s *Service) upload(ctx context.Context, u *Upload) (UploadResult, error) {
 			return res, gerr
 		}
 		return s.duplicate(prev, u)
+	case errors.Is(err, store.ErrContentExists):
+		// Another upload of the same bytes under another name won the race.
+		prev, gerr := s.store.Files().GetBySHA256(ctx, u.Repo.ID, file.SHA256)
+		if gerr != nil {
+			return res, gerr
+		}
+		return res, sameContent(prev)
 	case errors.Is(err, store.ErrFilenameUsed):
 		return res, invalid("This filename was previously used by a file that has since been deleted. Use a different version.")
 	case err != nil:
@@ -350,6 +372,12 @@ func (s *Service) duplicate(prev registry.File, u *Upload) (UploadResult, error)
 		return UploadResult{File: prev, Existed: true}, nil
 	}
 	return UploadResult{}, invalid("File already exists ('%s', with blake2_256 hash '%s'). Files cannot be replaced: upload a new version.", prev.Filename, prev.BLAKE2b256)
+}
+
+// sameContent refuses bytes already stored as prev under another name,
+// with PyPI's wording.
+func sameContent(prev registry.File) error {
+	return invalid("File already exists ('%s', with blake2_256 hash '%s'): the same file cannot be uploaded again under another name. Build a new version.", prev.Filename, prev.BLAKE2b256)
 }
 
 // putBytes stores a small in-memory object.

@@ -21,6 +21,8 @@ const (
 	qFileGet    = `SELECT ` + fileCols + ` FROM files WHERE repo_id = $1 AND filename = $2`
 	qFileList   = `SELECT ` + fileCols + ` FROM files WHERE project_id = $1 ORDER BY filename`
 	qTombCheck  = `SELECT 1 FROM file_tombstones WHERE repo_id = $1 AND filename = $2`
+	qFileBySHA  = `SELECT ` + fileCols + ` FROM files WHERE repo_id = $1 AND sha256 = $2 ORDER BY id LIMIT 1`
+	qSameBytes  = `SELECT filename FROM files WHERE repo_id = $1 AND sha256 = $2 AND filename <> $3 LIMIT 1`
 	qFileInsert = `INSERT INTO files (repo_id, project_id, filename, version, release, filetype,
 		python_version, requires_python, size, sha256, blake2b_256, md5, metadata_sha256,
 		yanked, yanked_reason, uploaded_at, uploaded_by)
@@ -62,6 +64,14 @@ func (x files) Add(ctx context.Context, f *registry.File) error {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return x.s.d.wrap(op, err)
 		}
+		var other string
+		err = q.QueryRowContext(ctx, qSameBytes, f.RepoID, f.SHA256, f.Filename).Scan(&other)
+		if err == nil {
+			return sentinelErr(store.ErrContentExists, op, "the content of %s is already stored as %s", f.Filename, other)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return x.s.d.wrap(op, err)
+		}
 		err = q.QueryRowContext(ctx, qFileInsert,
 			f.RepoID, f.ProjectID, f.Filename, f.Version, f.Release, string(f.Filetype),
 			f.PythonVersion, f.RequiresPython, f.Size, f.SHA256, f.BLAKE2b256, f.MD5, f.MetadataSHA256,
@@ -89,6 +99,19 @@ func (x files) GetByFilename(ctx context.Context, repoID int64, filename string)
 	err := scanFile(x.s.rd().QueryRowContext(ctx, qFileGet, repoID, filename), &f)
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.File{}, notFound(op, "file %s not found", filename)
+	}
+	if err != nil {
+		return registry.File{}, x.s.d.wrap(op, err)
+	}
+	return f, nil
+}
+
+func (x files) GetBySHA256(ctx context.Context, repoID int64, sha256 string) (registry.File, error) {
+	const op = "sqlstore.Files.GetBySHA256"
+	var f registry.File
+	err := scanFile(x.s.rd().QueryRowContext(ctx, qFileBySHA, repoID, sha256), &f)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.File{}, notFound(op, "no file with sha256 %s", sha256)
 	}
 	if err != nil {
 		return registry.File{}, x.s.d.wrap(op, err)

@@ -289,11 +289,11 @@ func (s *Store) Close() error {
 // Hot queries are prepared once per pool: modernc's SQLite parses every
 // unprepared query again, which doubles the cost of a point lookup.
 func hotReads() []string {
-	return []string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileList, qTokenGet, qBlobInUse, qPublishersForIssuer}
+	return []string{qRepoGet, qProjectGet, qProjectList, qFileGet, qFileBySHA, qFileList, qTokenGet, qBlobInUse, qPublishersForIssuer}
 }
 
 func hotWrites() []string {
-	return []string{qTombCheck, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch, qTokenInsert, qReplayClaim, qAuditInsert}
+	return []string{qTombCheck, qSameBytes, qFileInsert, qProjectInsert, qProjectUpdate, qTokenTouch, qTokenInsert, qReplayClaim, qAuditInsert}
 }
 
 func (s *Store) prepare(ctx context.Context) error {

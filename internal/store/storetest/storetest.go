@@ -351,6 +351,23 @@ func testFiles(t *testing.T, s store.Store) {
 	wantErr(t, "Add duplicate in other project", s.Files().Add(ctx, &dup2), store.ErrExists)
 	mustFile(t, s, newFile(op, f.Filename, "1.0", "1.0")) // other repository: fine
 
+	// The same bytes under another filename of the repository are
+	// refused, as PyPI does (a renamed or re-tagged copy of a release);
+	// another repository may hold them.
+	same := newFile(p, "demo-1.0-1-py3-none-any.whl", "1.0", "1.0")
+	same.SHA256 = f.SHA256
+	wantErr(t, "Add same content under another filename", s.Files().Add(ctx, &same), store.ErrContentExists)
+	got, err = s.Files().GetBySHA256(ctx, r.ID, f.SHA256)
+	ok(t, "GetBySHA256", err)
+	if got.ID != f.ID {
+		t.Errorf("GetBySHA256 = file %d (%s), want %d", got.ID, got.Filename, f.ID)
+	}
+	elsewhere := newFile(op, "demo-1.0-1-py3-none-any.whl", "1.0", "1.0")
+	elsewhere.SHA256 = f.SHA256
+	mustFile(t, s, elsewhere)
+	_, err = s.Files().GetBySHA256(ctx, r.ID, fmt.Sprintf("%064x", 7))
+	wantErr(t, "GetBySHA256 missing", err, store.ErrNotFound)
+
 	_, err = s.Files().GetByFilename(ctx, r.ID, "nope.whl")
 	wantErr(t, "GetByFilename missing", err, store.ErrNotFound)
 	_, err = s.Files().GetByFilename(ctx, r.ID+other.ID+1000, f.Filename)

@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// expiredToken mints a token for project and moves its expiry into the
+// past in the database: the API refuses lifetimes under a minute, and a
+// test should not wait one out.
+func (s *server) expiredToken(t *testing.T, project, actions string) string {
+	t.Helper()
+	tok := createToken(t, s, "--repo", "local", "--project", project, "--actions", actions, "--expires", "1h")
+	db, err := sql.Open("sqlite", filepath.Join(s.data, "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	past := time.Now().Add(-time.Minute).UnixMicro()
+	if _, err := db.ExecContext(t.Context(), `UPDATE tokens SET expires_at = ? WHERE id = ?`, past, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	return tok.Token
+}
+
+// TestUploadRules: PyPI's upload rules that wharf was looser about, with
+// twine as the client: the same bytes under another filename of the
+// release, a Requires-Python that is no specifier set, and (through the
+// CLI) token lifetimes that are zero or under a minute.
+func TestUploadRules(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	const project = "rules-demo"
+	token := s.scopedToken(t, project, "upload,read", "1h")
+	wheel := makeWheel(t, project, "1.0")
+	put := func(name string, b []byte) string {
+		dir := t.TempDir()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	twineUpload(t, s, token, []string{put("rules_demo-1.0-py3-none-any.whl", wheel)}).mustSucceed(t)
+
+	for _, name := range []string{"RULES_DEMO-1.0-py3-none-any.whl", "rules_demo-01.0-py3-none-any.whl", "rules_demo-1.0-1-py3-none-any.whl"} {
+		r := twineUpload(t, s, token, []string{put(name, wheel)})
+		r.mustFail(t)
+		if !strings.Contains(r.output(), "File already exists") || !strings.Contains(r.output(), "rules_demo-1.0-py3-none-any.whl") {
+			t.Errorf("%s: twine does not show that the file exists as rules_demo-1.0-py3-none-any.whl:\n%s", name, r)
+		}
+	}
+	if got := s.indexFilenames(t, project); len(got) != 1 {
+		t.Errorf("index lists %v, want the one wheel", got)
+	}
+
+	bad := makeWheelMeta(t, project, "2.0", "Requires-Python: not a specifier !!\n")
+	r := twineUpload(t, s, token, []string{put("rules_demo-2.0-py3-none-any.whl", bad)})
+	r.mustFail(t)
+	if !strings.Contains(r.output(), "invalid value for Requires-Python") {
+		t.Errorf("twine does not show the Requires-Python refusal:\n%s", r)
+	}
+
+	for _, expires := range []string{"0s", "0", "30s", "-1h"} {
+		r := runCmd(t, cmdSpec{name: s.bin, args: []string{"token", "create", "--repo", "local", "--actions", "read", "--expires", expires},
+			env: []string{"WHARF_SERVER=" + s.URL, "WHARF_TOKEN=" + s.Admin}})
+		r.mustFail(t)
+		if !strings.Contains(r.stderr, "--expires") || !strings.Contains(r.stderr, "lifetime") {
+			t.Errorf("--expires %s: the refusal does not explain the lifetime:\n%s", expires, r)
+		}
+	}
+}
