@@ -22,6 +22,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/blob/fsblob"
 	"github.com/wharf-dev/wharf/internal/httpapi"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/catalog"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store/sqlstore"
 )
@@ -74,7 +75,7 @@ func newEnvBlobs(t testing.TB, wrap func(blob.Store) blob.Store) *env {
 		return s
 	}
 	h := hosted.New(hosted.Config{Store: st, Blobs: bs, MaxFileSize: 1 << 20})
-	api := httpapi.New(httpapi.Config{Repos: st.Repos(), Hosted: h, Blobs: bs, Auth: au, MaxFileSize: 1 << 20})
+	api := httpapi.New(httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Blobs: bs, Auth: au, MaxFileSize: 1 << 20})
 	e := &env{
 		api:    api,
 		srv:    httptest.NewServer(api.Handler()),

@@ -19,6 +19,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/catalog"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store"
 )
@@ -27,6 +28,9 @@ import (
 type Config struct {
 	Repos  store.Repos
 	Hosted *hosted.Service
+	// Catalog answers the JSON API of hosted repositories; nil builds it
+	// from the simple page as for the other kinds.
+	Catalog *catalog.Service
 	// Remote and Virtual serve those kinds of repository; nil answers
 	// them with "not supported".
 	Remote  registry.Index
@@ -125,6 +129,8 @@ func (s *Server) routes() {
 	m.Handle("GET /{repo}/simple/{$}", s.handle(s.rootPage))
 	m.Handle("GET /{repo}/simple/{project}/{$}", s.handle(s.projectPage))
 	m.Handle("GET /{repo}/files/{sha256}/{filename}", s.handle(s.download))
+	m.Handle("GET /{repo}/pypi/{project}/json", s.handle(s.pypiJSON))
+	m.Handle("GET /{repo}/pypi/{project}/{version}/json", s.handle(s.pypiJSON))
 	// Both forms: uploaders must not be asked to re-send a body after a redirect.
 	m.HandleFunc("POST /{repo}/legacy/{$}", s.upload)
 	m.HandleFunc("POST /{repo}/legacy", s.upload)

@@ -197,14 +197,12 @@ func (s *Server) readContent(r *http.Request, part *multipart.Part, u *hosted.Up
 		return err
 	}
 	u.Content = t
-	// md5 only when the client sends md5_digest before the file (twine 7
-	// no longer sends it); otherwise it is computed afterwards if needed.
+	// md5 always, although twine 7 no longer sends md5_digest: the JSON
+	// API lists every file's md5, as PyPI's does.
 	hashes := []hash.Hash{}
 	var md, b2 hash.Hash
-	if firstField(u.Fields, "md5_digest") != "" {
-		md = md5.New()
-		hashes = append(hashes, md)
-	}
+	md = md5.New()
+	hashes = append(hashes, md)
 	b2, _ = blake2b.New256(nil)
 	hashes = append(hashes, b2)
 	ws := make([]io.Writer, 0, len(hashes)+1)

@@ -1,6 +1,10 @@
 package registry
 
-import "time"
+import (
+	"time"
+
+	"github.com/wharf-dev/wharf/internal/pypi"
+)
 
 // CoreMetadata is a file's core metadata (METADATA, PKG-INFO) as parsed once
 // at upload, with the fields PyPI's JSON API exposes. It is stored as JSON,
@@ -74,4 +78,17 @@ type FileDetails struct {
 	FileID     int64
 	Metadata   *CoreMetadata
 	Provenance Provenance
+}
+
+// MetadataOf is the stored form of parsed core metadata.
+func MetadataOf(m pypi.Metadata) *CoreMetadata {
+	return &CoreMetadata{
+		MetadataVersion: m.MetadataVersion, Name: m.Name, Version: m.Version,
+		Summary: m.Summary, Description: m.Description, DescriptionContentType: m.DescriptionContentType,
+		Keywords: m.Keywords, HomePage: m.HomePage, DownloadURL: m.DownloadURL,
+		Author: m.Author, AuthorEmail: m.AuthorEmail, Maintainer: m.Maintainer, MaintainerEmail: m.MaintainerEmail,
+		License: m.License, LicenseExpression: m.LicenseExpression, LicenseFiles: m.LicenseFiles,
+		RequiresPython: m.RequiresPython, Classifiers: m.Classifiers, RequiresDist: m.RequiresDist,
+		ProvidesExtra: m.ProvidesExtra, ProjectURLs: m.ProjectURLs, Platforms: m.Platforms, Dynamic: m.Dynamic,
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/obs"
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/catalog"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/registry/remote"
 	"github.com/wharf-dev/wharf/internal/registry/virtual"
@@ -44,6 +45,7 @@ type Server struct {
 	Blobs   blob.Store
 	Auth    *auth.Service
 	Hosted  *hosted.Service
+	Catalog *catalog.Service
 	Remote  *remote.Service
 	Virtual *virtual.Service
 	api     *httpapi.Server
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s.Auth = auth.New(auth.Config{Tokens: st.Tokens(), Logger: log})
 	s.cluster = newCluster(cfg, st, bs, log)
 	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize), Shared: s.cluster.shared()})
+	s.Catalog = catalog.New(catalog.Config{Store: st})
 	if s.Secrets, err = newSecrets(cfg, st, log); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
@@ -133,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s.newRemoteServices(func(ctx context.Context, name string) (registry.Repository, error) { return s.api.Repo(ctx, name) })
 	s.api = httpapi.New(httpapi.Config{
 		Remote: s.Remote, Virtual: s.Virtual, UploadTarget: s.Virtual.UploadTarget,
-		Repos: st.Repos(), Hosted: s.Hosted, Blobs: bs, Auth: s.Auth, Logger: log,
+		Repos: st.Repos(), Hosted: s.Hosted, Catalog: s.Catalog, Blobs: bs, Auth: s.Auth, Logger: log,
 		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
 		Ready: s.ready, Exchanger: s.Exchanger,
 		Redirect: cfg.Blobs.Driver == "s3" && cfg.Blobs.S3.Redirect,

@@ -14,19 +14,6 @@ import (
 	"github.com/wharf-dev/wharf/internal/store"
 )
 
-// coreMetadata is the stored form of parsed core metadata.
-func coreMetadata(m pypi.Metadata) *registry.CoreMetadata {
-	return &registry.CoreMetadata{
-		MetadataVersion: m.MetadataVersion, Name: m.Name, Version: m.Version,
-		Summary: m.Summary, Description: m.Description, DescriptionContentType: m.DescriptionContentType,
-		Keywords: m.Keywords, HomePage: m.HomePage, DownloadURL: m.DownloadURL,
-		Author: m.Author, AuthorEmail: m.AuthorEmail, Maintainer: m.Maintainer, MaintainerEmail: m.MaintainerEmail,
-		License: m.License, LicenseExpression: m.LicenseExpression, LicenseFiles: m.LicenseFiles,
-		RequiresPython: m.RequiresPython, Classifiers: m.Classifiers, RequiresDist: m.RequiresDist,
-		ProvidesExtra: m.ProvidesExtra, ProjectURLs: m.ProjectURLs, Platforms: m.Platforms, Dynamic: m.Dynamic,
-	}
-}
-
 // ActorDescription says who a token is for people reading the audit log and
 // provenance: its description, or the ID when the token is unknown.
 func (s *Service) ActorDescription(ctx context.Context, tokenID string) string {
@@ -151,7 +138,7 @@ func (s *Service) Backfill(ctx context.Context) (int, error) {
 			d := registry.FileDetails{FileID: f.ID, Provenance: registry.Provenance{
 				Kind: registry.ProvenanceUnknown, TokenID: f.UploadedBy, UploadedAt: f.UploadedAt}}
 			if m, err := s.readMetadata(ctx, f); err == nil {
-				d.Metadata = coreMetadata(m)
+				d.Metadata = registry.MetadataOf(m)
 			} else if errors.Is(err, context.Canceled) {
 				return n, err
 			} else {

@@ -197,7 +197,7 @@ func (s *Service) inspect(u *Upload, c *checked) error {
 		if err != nil {
 			return errs.E(errs.Invalid, op, err)
 		}
-		c.metadata, c.core = meta, coreMetadata(m)
+		c.metadata, c.core = meta, registry.MetadataOf(m)
 		if c.requires == "" {
 			c.requires = m.RequiresPython
 		}
@@ -222,7 +222,7 @@ func (s *Service) inspect(u *Upload, c *checked) error {
 			if mv, err := pypi.ParseVersion(m.Version); err != nil || pypi.Compare(mv, c.version) != 0 {
 				return invalid("PKG-INFO has version '%s' but the upload is for '%s'.", m.Version, c.version.String())
 			}
-			c.core = coreMetadata(m)
+			c.core = registry.MetadataOf(m)
 			if c.requires == "" {
 				c.requires = m.RequiresPython
 			}
