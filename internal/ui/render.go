@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wharf-dev/wharf/internal/registry"
 )
 
 // contentSecurityPolicy allows this server's own stylesheet and script and
@@ -109,6 +111,7 @@ func parsePages(fsys fs.FS, static staticFiles) (pages, error) {
 		"size":     formatSize,
 		"short":    func(s string, n int) string { return shorten(s, n) },
 		"join":     strings.Join,
+		"actions":  joinActions,
 		"add":      func(a, b int) int { return a + b },
 		"pathesc":  pathEscape,
 		"nonempty": func(s string) bool { return strings.TrimSpace(s) != "" },
@@ -204,4 +207,12 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+func joinActions(as []registry.Action) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
 }
