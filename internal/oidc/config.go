@@ -15,6 +15,7 @@
 package oidc
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -50,10 +51,16 @@ const (
 	DefaultRefreshInterval  = time.Hour
 	DefaultLeeway           = 60 * time.Second
 	MaxLeeway               = 60 * time.Second
-	// UnknownKIDRefreshInterval bounds key-set refreshes triggered by tokens
-	// whose kid we do not know: at most one per issuer per interval, as PyPI
-	// and crates.io do, so forged kids cannot make us hammer the issuer.
-	UnknownKIDRefreshInterval = time.Minute
+	// UnknownKIDRefreshInterval spaces key-set refreshes triggered by
+	// tokens whose kid we do not know: at most one per issuer per interval
+	// (six a minute), so forged kids cannot make us hammer the issuer. A
+	// token that arrives during the interval waits for its end and the
+	// fetch then made, instead of being refused: one unknown kid just
+	// before a rotation must not lock the new key out for long.
+	UnknownKIDRefreshInterval = 10 * time.Second
+	// MaxKIDWaiters bounds the requests waiting for the next refresh; past
+	// it an unknown kid is refused at once (a flood holds no more).
+	MaxKIDWaiters = 256
 	// MaxResponseBytes caps discovery and JWKS bodies (octo-sts GHSA-75r6).
 	MaxResponseBytes = 256 << 10
 	// FetchTimeout bounds one discovery or JWKS request.
@@ -85,8 +92,11 @@ type Config struct {
 	Leeway     time.Duration // clock skew allowed on exp/iat/nbf; ≤ 60 s; 0 means DefaultLeeway
 	HTTPClient *http.Client  // nil: a client with FetchTimeout that refuses cross-host redirects
 	Now        func() time.Time
-	Logger     *slog.Logger
-	Metrics    prometheus.Registerer // nil: a private registry (never the global one)
+	// Sleep waits d or until ctx ends (nil: a timer); tests advance their
+	// clock instead.
+	Sleep   func(ctx context.Context, d time.Duration) error
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // nil: a private registry (never the global one)
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -103,6 +113,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.Now == nil {
 		out.Now = time.Now
+	}
+	if out.Sleep == nil {
+		out.Sleep = sleep
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)
@@ -146,6 +159,17 @@ func (c *Config) withDefaults() (Config, error) {
 		out.Issuers[i] = ic
 	}
 	return out, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // checkIssuerURL accepts https URLs, and http only on loopback (the

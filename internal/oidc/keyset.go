@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -50,18 +51,21 @@ type KeySet struct {
 	log    *slog.Logger
 	m      *metrics
 	sf     singleflight.Group
+	sleep  func(ctx context.Context, d time.Duration) error
+	// waiters counts the Key calls waiting for the next allowed refresh.
+	waiters atomic.Int64
 
 	mu          sync.RWMutex
 	keys        map[string]jose.JSONWebKey // by kid
 	algs        []jose.SignatureAlgorithm  // supportedAlgs ∩ discovery's list
 	jwksURI     string
-	lastAttempt time.Time // last fetch started (rate limit for unknown kids)
+	lastAttempt time.Time // last fetch started (spacing of unknown-kid refreshes)
 	lastSuccess time.Time
 }
 
-func newKeySet(cfg IssuerConfig, client *http.Client, now func() time.Time, log *slog.Logger, m *metrics) *KeySet {
+func newKeySet(cfg IssuerConfig, client *http.Client, now func() time.Time, sleep func(context.Context, time.Duration) error, log *slog.Logger, m *metrics) *KeySet {
 	return &KeySet{
-		cfg: cfg, client: client, now: now, log: log.With("issuer", cfg.Name), m: m,
+		cfg: cfg, client: client, now: now, sleep: sleep, log: log.With("issuer", cfg.Name), m: m,
 		keys: map[string]jose.JSONWebKey{}, algs: supportedAlgs,
 	}
 }
@@ -76,42 +80,58 @@ func (k *KeySet) Algorithms() []jose.SignatureAlgorithm {
 	return k.algs
 }
 
-// Key returns the key for kid. On a miss it refreshes the set, unless a
-// fetch started less than UnknownKIDRefreshInterval ago; callers that arrive
-// while a fetch is in flight wait for it instead of starting another.
+// Key returns the key for kid. On a miss it refreshes the set; when a
+// refresh started less than UnknownKIDRefreshInterval ago, it waits for
+// the interval to end and joins the fetch then made (callers that arrive
+// while a fetch is in flight wait for it instead of starting another).
 func (k *KeySet) Key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
-	k.mu.RLock()
-	key, ok := k.keys[kid]
-	k.mu.RUnlock()
-	if ok {
+	if key, ok := k.lookup(kid); ok {
 		return key, nil
 	}
-	if err := k.refresh(ctx, false); err != nil {
+	wait, err := k.refresh(ctx, false)
+	if wait > 0 && k.waiters.Add(1) <= MaxKIDWaiters {
+		err = k.sleep(ctx, wait)
+		k.waiters.Add(-1)
+		if err == nil {
+			_, err = k.refresh(ctx, false)
+		}
+	} else if wait > 0 {
+		k.waiters.Add(-1)
+	}
+	if err != nil {
 		k.log.Debug("jwks refresh on unknown kid failed", "err", err)
 	}
-	k.mu.RLock()
-	key, ok = k.keys[kid]
-	k.mu.RUnlock()
-	if !ok {
-		return jose.JSONWebKey{}, errUnknownKID
+	if key, ok := k.lookup(kid); ok {
+		return key, nil
 	}
-	return key, nil
+	return jose.JSONWebKey{}, errUnknownKID
+}
+
+func (k *KeySet) lookup(kid string) (jose.JSONWebKey, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	key, ok := k.keys[kid]
+	return key, ok
 }
 
 // Refresh fetches discovery and the key set now, ignoring the unknown-kid
 // rate limit. Start-up and the periodic loop call it.
-func (k *KeySet) Refresh(ctx context.Context) error { return k.refresh(ctx, true) }
+func (k *KeySet) Refresh(ctx context.Context) error {
+	_, err := k.refresh(ctx, true)
+	return err
+}
 
 // refresh runs one deduplicated fetch. The rate limit is checked inside the
 // singleflight function, so a caller that arrives during a fetch joins it and
-// one that arrives just after finds the limit and returns at once.
-func (k *KeySet) refresh(ctx context.Context, force bool) error {
-	_, err, _ := k.sf.Do("refresh", func() (any, error) {
+// one that arrives just after finds the limit and learns how long it has to
+// wait (wait > 0, nothing fetched).
+func (k *KeySet) refresh(ctx context.Context, force bool) (wait time.Duration, err error) {
+	v, err, _ := k.sf.Do("refresh", func() (any, error) {
 		now := k.now()
 		k.mu.Lock()
-		if !force && !k.lastAttempt.IsZero() && now.Sub(k.lastAttempt) < UnknownKIDRefreshInterval {
+		if since := now.Sub(k.lastAttempt); !force && !k.lastAttempt.IsZero() && since < UnknownKIDRefreshInterval {
 			k.mu.Unlock()
-			return nil, nil
+			return UnknownKIDRefreshInterval - since, nil
 		}
 		k.lastAttempt = now
 		rediscover := force || k.jwksURI == ""
@@ -135,9 +155,10 @@ func (k *KeySet) refresh(ctx context.Context, force bool) error {
 			// Stale keys are better than none: keep what we had.
 			k.log.Warn("jwks fetch failed, keeping previous keys", "err", err)
 		}
-		return nil, err
+		return time.Duration(0), err
 	})
-	return err
+	wait, _ = v.(time.Duration)
+	return wait, err
 }
 
 type discoveryDoc struct {

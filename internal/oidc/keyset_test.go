@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -16,17 +17,29 @@ import (
 
 // clock is a settable time source.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu    sync.Mutex
+	t     time.Time
+	slept time.Duration
 }
 
 func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func verifierFor(t *testing.T, w *oidctest.World, now func() time.Time, reg prometheus.Registerer) *oidc.Verifier {
+// Sleep advances the clock instead of waiting, and remembers how long.
+func (c *clock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.slept += d
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *clock) Slept() time.Duration { c.mu.Lock(); defer c.mu.Unlock(); return c.slept }
+
+func verifierFor(t *testing.T, w *oidctest.World, clk *clock, reg prometheus.Registerer) *oidc.Verifier {
 	t.Helper()
 	cfg := w.Config
-	cfg.Now = now
+	cfg.Now, cfg.Sleep = clk.Now, clk.Sleep
 	cfg.Metrics = reg
 	v, err := oidc.NewVerifier(cfg)
 	if err != nil {
@@ -40,7 +53,7 @@ func TestKeySetRotationAndStaleKeys(t *testing.T) {
 	w := oidctest.NewWorld(t, nil)
 	clk := &clock{t: w.Now()}
 	reg := prometheus.NewRegistry()
-	v := verifierFor(t, w, clk.Now, reg)
+	v := verifierFor(t, w, clk, reg)
 	ctx := context.Background()
 	if err := v.Warm(ctx); err == nil {
 		t.Fatal("Warm: want an error for the mismatching and oversized issuers")
@@ -58,14 +71,14 @@ func TestKeySetRotationAndStaleKeys(t *testing.T) {
 	if _, err := w.GitHub.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
-	// Within a minute of the last fetch the new kid is not fetched.
+	// Right after the start-up fetch, the new kid waits for the end of the
+	// refresh interval and is then fetched.
 	rotated := tok()
-	if _, err := v.Verify(ctx, rotated); oidc.AsRefusal(err) == nil || oidc.AsRefusal(err).Reason != oidc.ReasonUnknownKID {
-		t.Fatalf("verify right after rotation: %v, want unknown kid", err)
-	}
-	clk.Advance(61 * time.Second)
 	if _, err := v.Verify(ctx, rotated); err != nil {
-		t.Fatalf("verify a minute after rotation: %v", err)
+		t.Fatalf("verify right after rotation: %v", err)
+	}
+	if s := clk.Slept(); s <= 0 || s > oidc.UnknownKIDRefreshInterval {
+		t.Errorf("waited %s for the new key; want at most %s", s, oidc.UnknownKIDRefreshInterval)
 	}
 	// The issuer's JWKS breaks: the cached keys keep working.
 	w.GitHub.SetJWKSStatus(http.StatusInternalServerError)
@@ -142,5 +155,74 @@ func TestConfigValidation(t *testing.T) {
 				t.Fatalf("NewVerifier: err = %v, want ok=%v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// Issue 11 item 9: one token with an unknown kid just before the issuer
+// rotates must not keep the new key out for long.
+func TestUnknownKIDBeforeRotationDoesNotLockOutTheNewKey(t *testing.T) {
+	t.Parallel()
+	w := oidctest.NewWorld(t, nil)
+	clk := &clock{t: w.Now()}
+	v := verifierFor(t, w, clk, prometheus.NewRegistry())
+	ctx := context.Background()
+	_ = v.Warm(ctx)
+	clk.Advance(5 * time.Minute)
+	forged, err := w.GitHub.Sign(w.GitHub.Claims(w.Audience, w.Good), devissuer.SignOptions{KID: "not-published-yet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, forged); oidc.AsRefusal(err) == nil || oidc.AsRefusal(err).Reason != oidc.ReasonUnknownKID {
+		t.Fatalf("forged kid: %v; want unknown kid", err)
+	}
+	before := w.GitHub.Hits().JWKS
+	if _, err := w.GitHub.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	tok, err := w.GitHub.Sign(w.GitHub.Claims(w.Audience, w.Good), devissuer.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("a token signed with the new key a second after the forged one: %v", err)
+	}
+	if s := clk.Slept(); s > oidc.UnknownKIDRefreshInterval {
+		t.Errorf("the new key was picked up after %s; want at most %s", s, oidc.UnknownKIDRefreshInterval)
+	}
+	if got := w.GitHub.Hits().JWKS - before; got != 1 {
+		t.Errorf("%d JWKS fetches for the new key; want 1", got)
+	}
+}
+
+// A flood of tokens with random kids still makes at most one fetch per
+// UnknownKIDRefreshInterval.
+func TestUnknownKIDFloodIsBounded(t *testing.T) {
+	t.Parallel()
+	w := oidctest.NewWorld(t, nil)
+	clk := &clock{t: w.Now()}
+	cfg := w.Config
+	// Sleeping does not move this clock: the test moves it, 60 ms a token.
+	cfg.Now, cfg.Sleep = clk.Now, func(context.Context, time.Duration) error { return nil }
+	v, err := oidc.NewVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_ = v.Warm(ctx)
+	before := w.GitHub.Hits().JWKS
+	claims := w.GitHub.Claims(w.Audience, w.Good)
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		tok, err := w.GitHub.Sign(claims, devissuer.SignOptions{KID: fmt.Sprintf("forged-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(60 * time.Millisecond)
+		wg.Go(func() { _, _ = v.Verify(ctx, tok) })
+	}
+	wg.Wait()
+	if got, limit := w.GitHub.Hits().JWKS-before, int64(time.Minute/oidc.UnknownKIDRefreshInterval)+1; got > limit {
+		t.Errorf("1000 forged kids over a minute caused %d JWKS fetches; want at most %d", got, limit)
 	}
 }

@@ -42,7 +42,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 func newVerifier(c Config, m *metrics) *Verifier {
 	v := &Verifier{cfg: c, issuers: make(map[string]*KeySet, len(c.Issuers)), m: m}
 	for _, ic := range c.Issuers {
-		ks := newKeySet(ic, c.HTTPClient, c.Now, c.Logger, m)
+		ks := newKeySet(ic, c.HTTPClient, c.Now, c.Sleep, c.Logger, m)
 		v.issuers[ic.URL] = ks
 		v.order = append(v.order, ks)
 	}

@@ -37,7 +37,7 @@ func newOIDCServer(tb testing.TB, w *oidctest.World) *server.Server {
 	cfg := embeddedConfig(tb)
 	cfg.OIDC.Audience = w.Audience
 	cfg.Repositories = []config.Repository{{Name: "main", Kind: registry.Hosted}}
-	srv, err := server.New(tb.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
+	srv, err := server.New(tb.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now, Sleep: w.Config.Sleep})
 	if err != nil {
 		tb.Fatal(err)
 	}

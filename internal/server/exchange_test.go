@@ -333,7 +333,7 @@ func TestDeclaredPolicies(t *testing.T) {
 		Match: []config.PolicyMatcher{{Claim: "repository_owner_id", Equals: &id}},
 		Grant: config.PolicyGrant{Repositories: []string{"main"}, Actions: []string{"read"}}}}
 	start := func() *server.Server {
-		srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now})
+		srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now, Sleep: w.Config.Sleep})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,7 +359,7 @@ func TestDeclaredPolicies(t *testing.T) {
 		t.Errorf("a changed declared policy was not replaced: %s", changed.Config)
 	}
 	cfg.OIDC.Policies[0].Match = nil // broad: refused at start
-	if _, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now}); err == nil || !strings.Contains(err.Error(), "oidc.policies[0]") {
+	if _, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: w.Config.Issuers, Now: w.Now, Sleep: w.Config.Sleep}); err == nil || !strings.Contains(err.Error(), "oidc.policies[0]") {
 		t.Errorf("a declared policy without matchers: err = %v", err)
 	}
 }

@@ -5,19 +5,18 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
-// newExchanger builds trusted publishing from the configuration. extra
-// issuers (the development issuer) are added to the configured ones. It
-// returns nil when no issuer is configured: the endpoints then answer
-// PyPI's "not enabled".
-func (s *Server) newExchanger(extra []oidc.IssuerConfig, now func() time.Time) (*oidc.Exchanger, error) {
-	issuers := extra
+// newExchanger builds trusted publishing from the configuration. The
+// options' extra issuers (the development issuer) are added to the
+// configured ones. It returns nil when no issuer is configured: the
+// endpoints then answer PyPI's "not enabled".
+func (s *Server) newExchanger(o Options) (*oidc.Exchanger, error) {
+	issuers := o.ExtraIssuers
 	for _, is := range s.cfg.OIDC.Issuers {
 		issuers = append(issuers, oidc.IssuerConfig{Name: is.Name, URL: is.URL, Kind: is.Kind})
 	}
@@ -29,7 +28,8 @@ func (s *Server) newExchanger(extra []oidc.IssuerConfig, now func() time.Time) (
 		Issuers:  issuers,
 		Logger:   s.log,
 		Metrics:  s.reg,
-		Now:      now,
+		Now:      o.Now,
+		Sleep:    o.Sleep,
 	}, oidc.Deps{
 		Publishers:  oidc.StorePublishers{Store: s.Store.Publishers()},
 		Replay:      s.Store.Replay(),

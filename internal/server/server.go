@@ -97,6 +97,10 @@ type Options struct {
 	// Now is the clock of token verification; nil means time.Now (tests
 	// inject one).
 	Now func() time.Time
+	// Sleep is how token verification waits for the next key refresh; nil
+	// means a timer (tests whose clock stands still inject one that does
+	// not wait).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New builds a server from cfg. It opens the stores, runs migrations,
@@ -108,6 +112,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		o.ExtraIssuers = append(o.ExtraIssuers, x.ExtraIssuers...)
 		if x.Now != nil {
 			o.Now = x.Now
+		}
+		if x.Sleep != nil {
+			o.Sleep = x.Sleep
 		}
 	}
 	st, bs, err := OpenStores(ctx, cfg)
@@ -125,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	// Trusted publishing first: declared publishers are checked against
 	// its issuers.
-	if s.Exchanger, err = s.newExchanger(o.ExtraIssuers, o.Now); err != nil {
+	if s.Exchanger, err = s.newExchanger(o); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("trusted publishing: %w", err)
 	}
