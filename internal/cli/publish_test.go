@@ -35,7 +35,11 @@ type tpServer struct {
 	ts          *httptest.Server
 }
 
-func newTPServer(t *testing.T) *tpServer {
+func newTPServer(t *testing.T) *tpServer { t.Helper(); return newTPServerWith(t, nil) }
+
+// newTPServerWith is newTPServer with the configuration changed by edit
+// (nil: unchanged).
+func newTPServerWith(t *testing.T, edit func(*config.Config)) *tpServer {
 	t.Helper()
 	dev, err := startDevIssuer("127.0.0.1:0", defaultClaims(), nil)
 	if err != nil {
@@ -51,6 +55,9 @@ func newTPServer(t *testing.T) *tpServer {
 	cfg.OIDC.Publishers = []config.Publisher{{Repo: "local", Project: "demo", GitHub: &config.GitHubPublisher{
 		Issuer: dev.iss.URL(), Owner: "octo-org", OwnerID: "10", Repository: "octo-repo", Workflow: "release.yml",
 	}}}
+	if edit != nil {
+		edit(cfg)
+	}
 	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.Options{ExtraIssuers: []oidc.IssuerConfig{dev.IssuerConfig()}})
 	if err != nil {
 		t.Fatal(err)
@@ -498,4 +505,56 @@ func TestTokenClaims(t *testing.T) {
 	if tokenClaims("not-a-jwt") != "" {
 		t.Error("tokenClaims of garbage is not empty")
 	}
+}
+
+// Issue 19: `wharf publish` (mint-token) and `wharf login` (RFC 8693)
+// against a real server: a deny policy beats the matching publisher, and a
+// deny that cannot be evaluated denies.
+func TestPublishAndLoginObeyDenyPolicies(t *testing.T) {
+	t.Parallel()
+	s := newTPServerWith(t, func(cfg *config.Config) {
+		cfg.OIDC.Policies = []config.Policy{
+			{Name: "no-prs", Issuer: devIssuerName, Effect: "deny", Match: []config.PolicyMatcher{{Claim: "event_name", In: []string{"pull_request"}}}},
+			{Name: "hosted-only", Issuer: devIssuerName, Effect: "deny", Condition: `claims.runner_environment != "github-hosted"`},
+		}
+	})
+	_, files := writeDists(t, "demo", "1.0.0", "one")
+	tokenFile := func(mut func(*devissuer.GitHubClaims)) string {
+		c := defaultClaims()
+		c.Extra = map[string]any{"runner_environment": "github-hosted"}
+		mut(&c)
+		jwt, err := s.dev.iss.Token("wharf", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "id-token")
+		if err := os.WriteFile(p, []byte(jwt), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pr := func(c *devissuer.GitHubClaims) { c.EventName = "pull_request" }
+	selfHosted := func(c *devissuer.GitHubClaims) { c.Extra = nil }
+	for _, tc := range []struct {
+		name string
+		mut  func(*devissuer.GitHubClaims)
+		want string
+	}{
+		{"deny beats a matching publisher", pr, `deny policy "no-prs" matches`},
+		{"a deny that errors denies", selfHosted, `deny policy "hosted-only" cannot be evaluated`},
+	} {
+		r := run(t, nil, "", append(s.publishArgs(files...), "--id-token-file", tokenFile(tc.mut))...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: wharf publish exit %d\nstderr: %s", tc.name, r.code, r.stderr)
+		}
+		_, stderr, err := runLogin(t, nil, "--server", s.url, "--ca-file", s.caFile, "--id-token-file", tokenFile(tc.mut))
+		if err == nil || !strings.Contains(err.Error()+stderr, tc.want) {
+			t.Errorf("%s: wharf login: %v\nstderr: %s", tc.name, err, stderr)
+		}
+	}
+	if got := s.indexFiles(t, "demo"); len(got) != 0 {
+		t.Errorf("denied publishes uploaded %v", got)
+	}
+	// The same publisher publishes when no deny applies.
+	mustRun(t, nil, append(s.publishArgs(files...), "--id-token-file", tokenFile(func(*devissuer.GitHubClaims) {}))...)
 }

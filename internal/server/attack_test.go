@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/devissuer"
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/oidc/oidctest"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/server"
@@ -64,6 +66,13 @@ func embeddedConfig(tb testing.TB) *config.Config {
 func newWorldServer(t testing.TB, w *oidctest.World) *server.Server {
 	t.Helper()
 	srv := newOIDCServer(t, w)
+	storeWorld(t, srv, w)
+	return srv
+}
+
+// storeWorld stores the world's existing projects and publishers.
+func storeWorld(t testing.TB, srv *server.Server, w *oidctest.World) {
+	t.Helper()
 	ctx := t.Context()
 	repo, err := srv.Store.Repos().Get(ctx, "main")
 	if err != nil {
@@ -83,7 +92,51 @@ func newWorldServer(t testing.TB, w *oidctest.World) *server.Server {
 			t.Fatal(err)
 		}
 	}
-	return srv
+}
+
+// Issue 19: on every HTTP way to a wharf token (mint-token, its GitHub
+// alias, the RFC 8693 exchange, which `wharf publish` and `wharf login`
+// use), a deny policy beats a matching publisher, and a deny that cannot
+// be evaluated denies. A token neither deny catches gets through, so the
+// refusals are the denies' doing.
+func TestDenyBindsEveryPath(t *testing.T) {
+	t.Parallel()
+	k := oidctest.NewKeys(5)
+	paths := []struct {
+		name string
+		ep   func(base string) oidctest.Endpoint
+	}{
+		{"mint-token", func(base string) oidctest.Endpoint { return httpEndpoint{url: base + "/_/oidc/mint-token"} }},
+		{"github mint-token", func(base string) oidctest.Endpoint { return httpEndpoint{url: base + "/_/oidc/github/mint-token"} }},
+		{"token exchange", func(base string) oidctest.Endpoint { return exchangeHTTP{url: base + "/api/v1/token/exchange"} }},
+	}
+	denies := []oidc.Policy{
+		{Name: "no-prs", Issuer: "github", Effect: oidc.EffectDeny, Match: []oidc.Matcher{{Claim: "event_name", In: []string{"pull_request"}}}},
+		{Name: "hosted-only", Issuer: "github", Effect: oidc.EffectDeny, Condition: `claims.runner_environment != "github-hosted"`},
+	}
+	hosted := func(m map[string]any) { m["runner_environment"] = "github-hosted" }
+	for _, p := range paths {
+		for _, tc := range []struct {
+			name string
+			mut  func(map[string]any)
+			want oidctest.Want
+		}{
+			{"deny beats a matching publisher", func(m map[string]any) { hosted(m); m["event_name"] = "pull_request" },
+				oidctest.Want{Code: oidc.CodeInvalidPublisher, Contains: []string{`deny policy "no-prs" matches`}}},
+			{"a deny that errors denies", func(m map[string]any) { delete(m, "runner_environment") },
+				oidctest.Want{Code: oidc.CodeInvalidPublisher, Contains: []string{`deny policy "hosted-only" cannot be evaluated`}}},
+			{"no deny applies", hosted, oidctest.Want{OK: true}},
+		} {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				w := oidctest.NewWorld(t, k)
+				s := newPolicyServer(t, w, denies...)
+				storeWorld(t, s.Server, w)
+				tok := w.Token(t, w.GitHub, w.Claims(w.GitHub, tc.mut), devissuer.SignOptions{})
+				oidctest.Expect(t, p.ep(s.url), tok, tc.want)
+			})
+		}
+	}
 }
 
 type httpEndpoint struct{ url string }
