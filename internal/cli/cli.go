@@ -44,7 +44,9 @@ Start it with 'wharf serve'; with no configuration it keeps everything under
 ./wharf-data and listens on 127.0.0.1:8080.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       Build().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newServeCmd(env), newConfigCmd(env), newDevIssuerCmd(), newPublishCmd(env), newLoginCmd(env),
 		newBackupCmd(env), newRestoreCmd(env))
 	addManagementCommands(root, env)
