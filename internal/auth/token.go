@@ -72,3 +72,13 @@ func hashToken(tok string) [sha256.Size]byte {
 	copy(buf[:], tok[len(tok)-secretLen:])
 	return sha256.Sum256(buf[:])
 }
+
+// TokenID returns the ID part of a whole token string (wharf_<id>_<secret>),
+// so a leaked token can be revoked by pasting it without the secret going
+// anywhere else; ok is false for anything that is not a token.
+func TokenID(tok string) (id string, ok bool) {
+	if id, ok = parseToken(tok); !ok || !wellFormed(tok) {
+		return "", false
+	}
+	return id, true
+}

@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -227,6 +230,37 @@ func TestTokenCreateOnDataDirectory(t *testing.T) {
 	if len(evs) != 1 || evs[0].Actor != "cli" || evs[0].Detail["via"] != "data directory" {
 		t.Errorf("audit of the local token creation: %+v", evs)
 	}
+}
+
+// A mistyped --data must not create an empty installation and a token for
+// it; --init asks for exactly that.
+func TestDataDirectoryMustHoldAnInstallation(t *testing.T) {
+	t.Parallel()
+	typo := filepath.Join(t.TempDir(), "wharf-dta")
+	mustFail(t, nil, "", "holds no wharf installation", "token", "create", "--admin", "--data", typo)
+	mustFail(t, nil, "", "holds no wharf installation", "secret", "list", "--data", typo)
+	if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused command created %s: %v", typo, err)
+	}
+	r := mustRun(t, nil, "token", "create", "--admin", "--data", typo, "--init")
+	if !strings.HasPrefix(strings.TrimSpace(r.stdout), "wharf_") {
+		t.Errorf("token create --init printed %q", r.stdout)
+	}
+	mustRun(t, nil, "token", "list", "--data", typo)
+}
+
+// Revoking by the whole token string works and never prints the secret.
+func TestTokenRevokeByTokenString(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	env := s.env(s.admin)
+	tok := strings.TrimSpace(mustRun(t, env, "token", "create", "--repo", "local", "--actions", "read").stdout)
+	r := mustRun(t, env, "token", "revoke", tok)
+	if strings.Contains(r.stdout+r.stderr, tok) {
+		t.Errorf("revoke echoed the token: %q", r.stdout+r.stderr)
+	}
+	mustFail(t, s.env(tok), "", "invalid or expired token", "repo", "list")
+	mustFail(t, env, "", "not a well-formed one", "token", "revoke", "wharf_short")
 }
 
 func TestYankDeleteAndAudit(t *testing.T) {

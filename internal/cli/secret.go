@@ -88,6 +88,9 @@ func openLocalSecrets(ctx context.Context, f *tokenFlags, env Env) (*secrets.Ser
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := requireInstallation(cfg, f.init); err != nil {
+		return nil, nil, nil, err
+	}
 	st, _, err := server.OpenStores(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -30,6 +34,24 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 }
 
 // load reads the configuration file (or the default) and applies flags.
+// requireInstallation refuses to work on an embedded installation that does
+// not exist yet (a mistyped --data would otherwise create an empty one, and
+// a token for it), unless create is set. PostgreSQL databases are checked
+// by connecting.
+func requireInstallation(cfg *config.Config, create bool) error {
+	if create || cfg.Database.Driver == "postgres" {
+		return nil
+	}
+	db := cfg.Database.DSN.Value()
+	if i := strings.IndexByte(db, '?'); i >= 0 {
+		db = db[:i]
+	}
+	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s holds no wharf installation (no %s): check the path, or pass --init to create a new one there", cfg.DataDir, filepath.Base(db))
+	}
+	return nil
+}
+
 func (f *serveFlags) load(env Env) (*config.Config, error) {
 	var (
 		cfg *config.Config

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ import (
 type tokenFlags struct {
 	conn         connFlags
 	data, config string
+	init         bool // --init: create the installation when --data holds none
 }
 
 func (f *tokenFlags) local() bool { return f.data != "" || f.config != "" }
@@ -53,6 +55,9 @@ func (f *tokenFlags) open(ctx context.Context, cmd *cobra.Command, env Env) (tok
 	sf := serveFlags{config: f.config, data: f.data}
 	cfg, err := sf.load(env)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := requireInstallation(cfg, f.init); err != nil {
 		return nil, nil, err
 	}
 	st, _, err := server.OpenStores(ctx, cfg)
@@ -146,6 +151,7 @@ seconds (its authentication cache).`,
 	pf := cmd.PersistentFlags()
 	f.conn.register(pf)
 	pf.StringVar(&f.data, "data", "", "work on this data directory instead of a server")
+	pf.BoolVar(&f.init, "init", false, "with --data: create a new installation there if it holds none")
 	pf.StringVarP(&f.config, "config", "c", "", "work on the stores of this configuration file instead of a server")
 	cmd.AddCommand(newTokenCreateCmd(env, &f), newTokenListCmd(env, &f), newTokenRevokeCmd(env, &f))
 	return cmd
@@ -256,17 +262,27 @@ func newTokenRevokeCmd(env Env, f *tokenFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token by its ID ('wharf token list' shows them)",
-		Args:  cobra.ExactArgs(1),
+		Long: `revoke revokes a token by its ID, as 'wharf token list' shows it. Given the
+whole token (wharf_<id>_<secret>, say one that leaked), it revokes that
+token by the ID inside it and never prints the secret; prefer the ID, which
+keeps the secret out of shell history.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if tid, ok := auth.TokenID(id); ok {
+				id = tid
+			} else if strings.HasPrefix(id, "wharf_") {
+				return errors.New("that looks like a token but is not a well-formed one; give the token's ID from 'wharf token list'")
+			}
 			b, done, err := f.open(cmd.Context(), cmd, env)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := b.revoke(cmd.Context(), args[0]); err != nil {
+			if err := b.revoke(cmd.Context(), id); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", id)
 			return nil
 		},
 	}
