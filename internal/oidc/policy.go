@@ -60,6 +60,9 @@ type Policy struct {
 	Force     bool      `json:"force,omitempty" yaml:"force,omitempty"`
 	CreatedAt time.Time `json:"created_at,omitzero" yaml:"-"`
 	CreatedBy string    `json:"created_by,omitempty" yaml:"-"`
+	// unreadable marks a stored policy that no longer decodes, kept as a
+	// deny that cannot be evaluated (storePolicies).
+	unreadable bool
 }
 
 // Grants is what a policy gives (allow) or removes (deny).

@@ -134,6 +134,9 @@ func NewPolicySet(ps []Policy, issuers []IssuerInfo, env *CEL) (set *PolicySet, 
 			continue
 		}
 		c := &compiled{p: p}
+		if p.unreadable {
+			c.broken = "the stored policy does not decode"
+		}
 		if p.Condition != "" {
 			var cerr error
 			if c.prog, cerr = env.Compile(p.Condition); cerr != nil {

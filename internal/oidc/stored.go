@@ -193,14 +193,15 @@ func (p *storePolicies) Policies(ctx context.Context) (*PolicySet, error) {
 	for _, rec := range recs {
 		pol, err := PolicyFromRecord(rec)
 		if err != nil {
-			p.log.ErrorContext(ctx, "stored trust policy does not decode; skipped", "policy", rec.Name, "error", err)
-			continue
-		}
-		if pol.Condition != "" {
-			if _, err := p.cel.Compile(pol.Condition); err != nil {
-				p.log.ErrorContext(ctx, "stored trust policy does not compile; skipped", "policy", rec.Name, "error", err)
+			// It may be a deny policy, and a deny that cannot be evaluated
+			// denies: keep it as one unless it says it is an allow.
+			var head struct{ Effect string }
+			if json.Unmarshal(rec.Config, &head) == nil && head.Effect == EffectAllow {
+				p.log.ErrorContext(ctx, "stored trust policy does not decode; skipped", "policy", rec.Name, "error", err)
 				continue
 			}
+			p.log.ErrorContext(ctx, "stored trust policy does not decode; it denies every token of its issuer until fixed", "policy", rec.Name, "error", err)
+			pol = Policy{ID: rec.ID, Name: rec.Name, Issuer: rec.Issuer, Effect: EffectDeny, unreadable: true}
 		}
 		ps = append(ps, pol)
 	}
@@ -209,7 +210,7 @@ func (p *storePolicies) Policies(ctx context.Context) (*PolicySet, error) {
 		return nil, err
 	}
 	for _, name := range skipped {
-		p.log.WarnContext(ctx, "trust policy names an issuer that is not configured; skipped", "policy", name)
+		p.log.WarnContext(ctx, "trust policy skipped: its issuer is not configured, or it is an allow policy whose condition does not compile", "policy", name)
 	}
 	p.mu.Lock()
 	p.set, p.loaded = set, p.now()

@@ -17,6 +17,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/oidc/oidctest"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/server"
+	"github.com/wharf-dev/wharf/internal/store"
 )
 
 // TestMintTokenEndpointAttackSuite runs the trusted-publishing attack suite
@@ -168,4 +169,21 @@ func (e httpEndpoint) Exchange(ctx context.Context, raw string) (bool, string, s
 		return false, "error", resp.Status + " " + string(b)
 	}
 	return false, out.Errors[0].Code, out.Errors[0].Description
+}
+
+// A stored deny policy that no longer decodes (edited in the database, or
+// written by another version) cannot be evaluated, so it denies.
+func TestUnreadableStoredDenyPolicyDenies(t *testing.T) {
+	t.Parallel()
+	w := oidctest.NewWorld(t, nil)
+	srv := newWorldServer(t, w)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ep := httpEndpoint{url: hs.URL + "/_/oidc/mint-token"}
+	rec := store.PolicyRecord{Name: "broken", Issuer: w.GitHub.URL(), Config: []byte(`{"effect":"deny","match":[{"claim":42}]}`), CreatedBy: "test"}
+	if err := srv.Store.Policies().Create(t.Context(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	tok := w.Token(t, w.GitHub, w.Claims(w.GitHub, nil), devissuer.SignOptions{})
+	oidctest.Expect(t, ep, tok, oidctest.Want{Code: oidc.CodeInvalidPublisher, Contains: []string{`deny policy "broken" cannot be evaluated`, "does not decode"}})
 }
