@@ -14,6 +14,7 @@ import (
 
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/obs"
+	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/server"
 )
 
@@ -134,11 +135,24 @@ func newServeCmd(env Env) *cobra.Command {
 				log.Info("wharf is listening", "addr", addr, "data_dir", cfg.DataDir,
 					"database", cfg.Database.Driver, "blobs", cfg.Blobs.Driver)
 				out := cmd.ErrOrStderr()
-				fmt.Fprintf(out, "\n  pip install --index-url %s/all/simple/ PROJECT      (local, then PyPI)\n", base)
-				fmt.Fprintf(out, "  twine upload --repository-url %s/local/legacy/ -u __token__ -p TOKEN dist/*\n\n", base)
+				repos, err := srv.Store.Repos().List(ctx)
+				if err != nil {
+					log.Warn("listing repositories for the start banner", "error", err)
+				}
+				index, upload := startHints(repos)
+				fmt.Fprintln(out)
+				if index.Name != "" {
+					fmt.Fprintf(out, "  pip install --index-url %s/%s/simple/ PROJECT%s\n", base, index.Name, indexNote(index))
+				}
+				if upload != "" {
+					fmt.Fprintf(out, "  twine upload --repository-url %s/%s/legacy/ -u __token__ -p TOKEN dist/*\n", base, upload)
+				}
+				fmt.Fprintln(out)
 				if srv.FirstToken != "" {
 					fmt.Fprintf(out, "  First admin token (shown once, keep it safe):\n\n    %s\n\n", srv.FirstToken)
-					fmt.Fprintf(out, "  Create an upload token:  WHARF_TOKEN=<admin token> wharf token create --repo local --actions upload,read\n\n")
+					if upload != "" {
+						fmt.Fprintf(out, "  Create an upload token:  WHARF_TOKEN=<admin token> wharf token create --repo %s --actions upload,read\n\n", upload)
+					}
 				}
 				if dev != nil {
 					dev.printServe(out, base, cfg.OIDC.Audience, selfSignedCert(cfg))
@@ -148,6 +162,48 @@ func newServeCmd(env Env) *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// startHints picks the repositories the start banner shows: the index to
+// install from (a virtual repository, "all" first, else a hosted one) and
+// the hosted repository to upload to ("local" first), so the banner never
+// names a repository the configuration does not have.
+func startHints(repos []registry.Repository) (index registry.Repository, upload string) {
+	pick := func(kind registry.RepoKind, preferred string) (registry.Repository, bool) {
+		var first registry.Repository
+		for _, r := range repos {
+			if r.Kind != kind {
+				continue
+			}
+			if r.Name == preferred {
+				return r, true
+			}
+			if first.Name == "" {
+				first = r
+			}
+		}
+		return first, first.Name != ""
+	}
+	hosted, hasHosted := pick(registry.Hosted, "local")
+	if hasHosted {
+		upload = hosted.Name
+	}
+	if v, ok := pick(registry.Virtual, "all"); ok {
+		return v, upload
+	}
+	if hasHosted {
+		return hosted, upload
+	}
+	r, _ := pick(registry.Remote, "pypi")
+	return r, upload
+}
+
+// indexNote says what kind of index the banner shows.
+func indexNote(r registry.Repository) string {
+	if r.Kind == registry.Virtual {
+		return "      (its member repositories, in order)"
+	}
+	return ""
 }
 
 func newConfigCmd(env Env) *cobra.Command {
