@@ -40,6 +40,7 @@ type Config struct {
 	Database     Database     `yaml:"database"`
 	Blobs        Blobs        `yaml:"blobs"`
 	TLS          TLS          `yaml:"tls"`
+	HTTP         HTTP         `yaml:"http"`
 	Upload       Upload       `yaml:"upload"`
 	Log          Log          `yaml:"log"`
 	Repositories []Repository `yaml:"repositories"`
@@ -104,9 +105,26 @@ type TLS struct {
 // Enabled reports whether wharf should serve HTTPS.
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.SelfSigned }
 
+// HTTP sets the listener's time limits (docs/security.md, "Limits and
+// timeouts"): a client may not hold a connection by sending slowly.
+type HTTP struct {
+	// ReadHeaderTimeout bounds the request line and headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// BodyTimeout bounds the arrival of a request body (the JSON of the
+	// token, OIDC and admin routes); an upload gets this long plus the
+	// time upload.min_rate allows for its bytes.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+}
+
 // Upload limits uploads.
 type Upload struct {
 	MaxFileSize Size `yaml:"max_file_size"`
+	// MinRate, per second, is the slowest average an upload may keep
+	// after http.body_timeout: a slow but steady link always finishes, a
+	// stalled one is cut off.
+	MinRate Size `yaml:"min_rate"`
 }
 
 // Log configures logging.
@@ -264,10 +282,15 @@ type Secrets struct {
 
 // Defaults.
 const (
-	DefaultListen      = "127.0.0.1:8080"
-	DefaultDataDir     = "./wharf-data"
-	DefaultMaxFileSize = Size(1 << 30)
-	DefaultOIDCTTL     = 15 * time.Minute
+	DefaultListen        = "127.0.0.1:8080"
+	DefaultDataDir       = "./wharf-data"
+	DefaultMaxFileSize   = Size(1 << 30)
+	DefaultUploadMinRate = Size(8 << 10)
+	// Listener time limits (docs/security.md, "Limits and timeouts").
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultBodyTimeout       = 10 * time.Second
+	DefaultOIDCTTL           = 15 * time.Minute
 	// Backend deadlines (docs/deployment.md, "Deadlines").
 	DefaultDatabaseTimeout  = 10 * time.Second
 	DefaultDatabaseLockWait = time.Minute
@@ -330,6 +353,18 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Upload.MaxFileSize == 0 {
 		c.Upload.MaxFileSize = DefaultMaxFileSize
+	}
+	if c.Upload.MinRate == 0 {
+		c.Upload.MinRate = DefaultUploadMinRate
+	}
+	if c.HTTP.ReadHeaderTimeout == 0 {
+		c.HTTP.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.HTTP.IdleTimeout == 0 {
+		c.HTTP.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.HTTP.BodyTimeout == 0 {
+		c.HTTP.BodyTimeout = DefaultBodyTimeout
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

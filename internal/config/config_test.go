@@ -56,7 +56,8 @@ func TestExampleLoads(t *testing.T) {
 		Blobs: Blobs{Driver: "fs", Dir: filepath.Join(dir, "wharf-data/blobs"), S3: S3{
 			Bucket: "wharf-packages", Region: "eu-west-1", Timeout: 10 * time.Second, MinRate: 64 << 10,
 		}},
-		Upload: Upload{MaxFileSize: 1 << 30},
+		HTTP:   HTTP{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BodyTimeout: 10 * time.Second},
+		Upload: Upload{MaxFileSize: 1 << 30, MinRate: 8 << 10},
 		Log:    Log{Level: "info", Format: "text"},
 		Repositories: []Repository{
 			{Name: "main", Kind: registry.Hosted, Public: ptr(true), Description: "Our internal packages"},
@@ -87,7 +88,8 @@ func TestMinimalAndDefault(t *testing.T) {
 		DataDir:  "./wharf-data",
 		Database: Database{Driver: "sqlite", DSN: "wharf-data/wharf.db", Timeout: DefaultDatabaseTimeout, LockWait: DefaultDatabaseLockWait},
 		Blobs:    Blobs{Driver: "fs", Dir: "wharf-data/blobs"},
-		Upload:   Upload{MaxFileSize: DefaultMaxFileSize},
+		HTTP:     HTTP{ReadHeaderTimeout: DefaultReadHeaderTimeout, IdleTimeout: DefaultIdleTimeout, BodyTimeout: DefaultBodyTimeout},
+		Upload:   Upload{MaxFileSize: DefaultMaxFileSize, MinRate: DefaultUploadMinRate},
 		Log:      Log{Level: "info", Format: "text"},
 		OIDC:     OIDC{Audience: "wharf"},
 		Tokens:   Tokens{OIDCTTL: DefaultOIDCTTL},

@@ -92,6 +92,17 @@ func (c *Config) Validate() error {
 	if c.Upload.MaxFileSize <= 0 {
 		v.add("upload.max_file_size", "must be a positive size such as 100MiB")
 	}
+	if c.Upload.MinRate <= 0 {
+		v.add("upload.min_rate", "must be a positive size per second such as 8KiB")
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}, {"http.body_timeout", c.HTTP.BodyTimeout}} {
+		if d.v <= 0 {
+			v.add(d.field, "must be a positive duration such as 10s")
+		}
+	}
 	v.enum("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.enum("log.format", c.Log.Format, "text", "json")
 

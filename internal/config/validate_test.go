@@ -57,6 +57,8 @@ func TestValidate(t *testing.T) {
 		{"tls self signed and files", func(c *Config) { c.TLS = TLS{CertFile: "c", KeyFile: "k", SelfSigned: true} }, []string{"tls.self_signed: cannot be combined"}},
 		{"size zero", func(c *Config) { c.Upload.MaxFileSize = 0 }, []string{"upload.max_file_size: must be a positive size"}},
 		{"size negative", func(c *Config) { c.Upload.MaxFileSize = -1 }, []string{"upload.max_file_size: must be a positive size"}},
+		{"min rate negative", func(c *Config) { c.Upload.MinRate = -1 }, []string{"upload.min_rate: must be a positive size"}},
+		{"body timeout negative", func(c *Config) { c.HTTP.BodyTimeout = -time.Second }, []string{"http.body_timeout: must be a positive duration"}},
 		{"log level", func(c *Config) { c.Log.Level = "trace" }, []string{`log.level: unknown value "trace" (want one of debug, info, warn, error)`}},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, []string{`log.format: unknown value "xml" (want one of text, json)`}},
 		{"repos ok", func(c *Config) {

@@ -167,6 +167,13 @@ func reasonPhrase(msg string) string {
 // is written on the hijacked connection once the body has been read.
 func writeUploadError(w http.ResponseWriter, r *http.Request, status int, msg string, bodyRead bool) {
 	hj, ok := w.(http.Hijacker)
+	if !bodyRead && r.ProtoMajor == 1 {
+		// Refused before the body was read (no credentials, say): answer
+		// now and close, rather than let net/http read up to 256 KiB of
+		// the body first, which a client that sends slowly or not at all
+		// stretches to the body deadline.
+		w.Header().Set("Connection", "close")
+	}
 	if !bodyRead || r.ProtoMajor != 1 || !ok {
 		writeText(w, status, msg)
 		return

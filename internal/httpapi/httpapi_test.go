@@ -39,12 +39,18 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return newEnvBlobs(t, nil)
+	return newEnvWith(t, envOptions{})
 }
 
-// newEnvBlobs is newEnv with the blob store passed through wrap (to inject
-// storage failures), when wrap is not nil.
-func newEnvBlobs(t testing.TB, wrap func(blob.Store) blob.Store) *env {
+// envOptions change newEnv's server.
+type envOptions struct {
+	// wrap, when set, wraps the blob store (to inject storage failures).
+	wrap func(blob.Store) blob.Store
+	// config, when set, edits the server's configuration.
+	config func(*httpapi.Config)
+}
+
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := t.Context()
@@ -58,8 +64,8 @@ func newEnvBlobs(t testing.TB, wrap func(blob.Store) blob.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wrap != nil {
-		bs = wrap(bs)
+	if o.wrap != nil {
+		bs = o.wrap(bs)
 	}
 	for _, r := range []registry.Repository{{Name: "local", Kind: registry.Hosted, Public: true}, {Name: "private", Kind: registry.Hosted}} {
 		if err := st.Repos().Create(ctx, &r); err != nil {
@@ -75,7 +81,11 @@ func newEnvBlobs(t testing.TB, wrap func(blob.Store) blob.Store) *env {
 		return s
 	}
 	h := hosted.New(hosted.Config{Store: st, Blobs: bs, MaxFileSize: 1 << 20})
-	api := httpapi.New(httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Blobs: bs, Auth: au, MaxFileSize: 1 << 20})
+	cfg := httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Blobs: bs, Auth: au, MaxFileSize: 1 << 20}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	api := httpapi.New(cfg)
 	e := &env{
 		api:    api,
 		srv:    httptest.NewServer(api.Handler()),

@@ -44,6 +44,13 @@ type Config struct {
 	Metrics      prometheus.Registerer
 	// MaxFileSize bounds one uploaded file (413 beyond it).
 	MaxFileSize int64
+	// BodyTimeout bounds how long a request body may take to arrive
+	// (DefaultBodyTimeout when 0, none when negative); uploads get it
+	// plus 1/UploadMinRate seconds per byte received.
+	BodyTimeout time.Duration
+	// UploadMinRate is the slowest average transfer, in bytes per second,
+	// an upload may keep after BodyTimeout (DefaultUploadMinRate when 0).
+	UploadMinRate int64
 	// Ready reports whether the server's dependencies answer (/readyz).
 	Ready func(ctx context.Context) error
 	// Gatherer serves /metrics; nil disables the route.
@@ -78,6 +85,12 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.UploadMinRate <= 0 {
+		cfg.UploadMinRate = DefaultUploadMinRate
+	}
 	if cfg.RepoCacheTTL == 0 {
 		cfg.RepoCacheTTL = 2 * time.Second
 	}
@@ -93,7 +106,12 @@ func New(cfg Config) *Server {
 }
 
 // Handler returns the whole HTTP handler, middleware included.
-func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
+func (s *Server) Handler() http.Handler {
+	if s.cfg.BodyTimeout < 0 {
+		return s.instrument(s.mux)
+	}
+	return s.instrument(s.limitBodies(s.mux))
+}
 
 // Mount adds a handler for a pattern (the admin API, trusted publishing).
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }

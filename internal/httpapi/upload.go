@@ -78,6 +78,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Authorised: the body may now take as long as a slow but steady
+	// link needs.
+	deadline, _ := r.Body.(*deadlineBody)
+	if deadline != nil {
+		deadline.uploadRate(s.cfg.UploadMinRate)
+	}
 	if s.cfg.MaxFileSize > 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize+maxFormBytes+64<<10)
 	}
@@ -88,9 +94,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if err := s.readForm(r, u); err != nil {
+		if deadline != nil && deadline.late {
+			err = deadline.lateError()
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			err = errs.Errorf(errs.TooLarge, "httpapi", "File too large. The limit for one file is %d MiB.", s.cfg.MaxFileSize>>20)
+			err = errs.Errorf(errs.TooLarge, "httpapi", "File too large. The limit for one file is %s.", registry.FormatBytes(s.cfg.MaxFileSize))
 		}
 		fail(err)
 		return
@@ -179,10 +188,10 @@ func (s *Server) readForm(r *http.Request, u *hosted.Upload) error {
 			return bodyError(err)
 		}
 		if len(b) > maxFieldBytes {
-			return errs.Errorf(errs.TooLarge, "httpapi", "The form field '%s' is larger than %d MiB.", name, maxFieldBytes>>20)
+			return errs.Errorf(errs.TooLarge, "httpapi", "The form field '%s' is larger than %s.", name, registry.FormatBytes(maxFieldBytes))
 		}
 		if formBytes += len(b); formBytes > maxFormBytes {
-			return errs.Errorf(errs.TooLarge, "httpapi", "The upload form's fields are larger than %d MiB in total.", maxFormBytes>>20)
+			return errs.Errorf(errs.TooLarge, "httpapi", "The upload form's fields are larger than %s in total.", registry.FormatBytes(maxFormBytes))
 		}
 		if name == "gpg_signature" || name == "attestations" {
 			continue // accepted and ignored, as signatures are not served
@@ -227,7 +236,7 @@ func (s *Server) readContent(r *http.Request, part *multipart.Part, u *hosted.Up
 		return bodyError(err)
 	}
 	if s.cfg.MaxFileSize > 0 && n > s.cfg.MaxFileSize {
-		return errs.Errorf(errs.TooLarge, "httpapi", "File too large. The limit for one file is %d MiB.", s.cfg.MaxFileSize>>20)
+		return errs.Errorf(errs.TooLarge, "httpapi", "File too large. The limit for one file is %s.", registry.FormatBytes(s.cfg.MaxFileSize))
 	}
 	u.BLAKE2b256 = hex.EncodeToString(b2.Sum(nil))
 	if md != nil {
@@ -301,7 +310,8 @@ func partNames(p *multipart.Part) (name, filename string) {
 // mean the client must send the file again.
 func bodyError(err error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var slow *errSlowBody
+	if errors.As(err, &mbe) || errors.As(err, &slow) {
 		return err
 	}
 	return errs.E(errs.Invalid, "httpapi", fmt.Errorf("The upload body is truncated or malformed (%v): upload the file again.", err))

@@ -44,7 +44,7 @@ func (t *fullTemp) Write(p []byte) (int, error) {
 // again" (which blamed the client), and no server path in the answer.
 func TestUploadDiskFull(t *testing.T) {
 	t.Parallel()
-	e := newEnvBlobs(t, func(s blob.Store) blob.Store { return fullDisk{Store: s, room: 100} })
+	e := newEnvWith(t, envOptions{wrap: func(s blob.Store) blob.Store { return fullDisk{Store: s, room: 100} }})
 	fn, content := wheel(t, "demo", "1.0")
 	ct, body := uploadBody(t, "demo", "1.0", fn, content, nil)
 	resp := e.post(t, "local", e.upload, ct, body)

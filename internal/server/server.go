@@ -145,6 +145,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Remote: s.Remote, Virtual: s.Virtual, UploadTarget: s.Virtual.UploadTarget,
 		Repos: st.Repos(), Hosted: s.Hosted, Catalog: s.Catalog, Blobs: bs, Auth: s.Auth, Logger: log,
 		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
+		BodyTimeout: cfg.HTTP.BodyTimeout, UploadMinRate: int64(cfg.Upload.MinRate),
 		Ready: s.ready, Exchanger: s.Exchanger,
 		Redirect: cfg.Blobs.Driver == "s3" && cfg.Blobs.S3.Redirect,
 	})
@@ -252,8 +253,8 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}

@@ -260,7 +260,7 @@ func (s *Service) upload(ctx context.Context, u *Upload) (UploadResult, error) {
 		return res, invalid("Invalid distribution file: the uploaded file is empty.")
 	}
 	if s.maxLen > 0 && size > s.maxLen {
-		return res, errs.Errorf(errs.TooLarge, op, "File too large. Limit for repository '%s' is %d MiB.", u.Repo.Name, s.maxLen>>20)
+		return res, errs.Errorf(errs.TooLarge, op, "File too large. Limit for repository '%s' is %s.", u.Repo.Name, registry.FormatBytes(s.maxLen))
 	}
 	if err := verifyDigests(u); err != nil {
 		return res, err
