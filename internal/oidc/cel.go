@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/ext"
 )
 
 // CELCostLimit bounds one condition's evaluation (cel-go cost units); a
@@ -28,7 +29,10 @@ type CEL struct {
 // NewCEL builds the condition environment.
 func NewCEL() (*CEL, error) {
 	m := cel.MapType(cel.StringType, cel.DynType)
-	env, err := cel.NewEnv(cel.Variable("claims", m), cel.Variable("assertion", m))
+	// ext.Strings gives lowerAscii() and friends: claims reach conditions
+	// as sent, so names that compare case-insensitively elsewhere (the
+	// claim table in compare.go) need it here.
+	env, err := cel.NewEnv(cel.Variable("claims", m), cel.Variable("assertion", m), ext.Strings())
 	if err != nil {
 		return nil, err
 	}

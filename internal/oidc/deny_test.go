@@ -54,6 +54,7 @@ func TestDenyPoliciesBindEveryPath(t *testing.T) {
 		{"a deny whose condition errors denies", deny("hosted-only", nil, `claims.runner_environment != "github-hosted"`), noRunner, false, "cannot be evaluated"},
 		{"a deny whose not_equals meets a missing claim denies", deny("hosted-only", []oidc.Matcher{{Claim: "runner_environment", NotEquals: s("github-hosted")}}, ""), noRunner, false, "cannot be evaluated"},
 		{"a deny condition that is false does not deny", deny("hosted-only", nil, `claims.runner_environment != "github-hosted"`), hosted, true, ""},
+		{"a CEL deny compares names with lowerAscii", deny("no-sandbox", nil, `has(claims.environment) && claims.environment.lowerAscii() == "sandbox"`), sandbox, false, `deny policy "no-sandbox" matches`},
 		{"a deny on an environment catches it in any case", deny("no-sandbox", []oidc.Matcher{{Claim: "environment", Equals: s("sandbox")}}, ""), sandbox, false, `deny policy "no-sandbox"`},
 	} {
 		for _, p := range paths {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wharf-dev/wharf/internal/config"
@@ -186,4 +187,62 @@ func TestUnreadableStoredDenyPolicyDenies(t *testing.T) {
 	}
 	tok := w.Token(t, w.GitHub, w.Claims(w.GitHub, nil), devissuer.SignOptions{})
 	oidctest.Expect(t, ep, tok, oidctest.Want{Code: oidc.CodeInvalidPublisher, Contains: []string{`deny policy "broken" cannot be evaluated`, "does not decode"}})
+}
+
+// Issue 11 item 3: over HTTP, a policy without an event_name matcher gives
+// a workflow_run job read only; the upload it asks for is refused, and an
+// explicit privileged_events opt-in gives it back.
+func TestPolicyEventGuardHTTP(t *testing.T) {
+	t.Parallel()
+	w := oidctest.NewWorld(t, nil)
+	pol := releasePolicy(w)
+	s := newPolicyServer(t, w, pol)
+	u := s.url + "/api/v1/token/exchange"
+	workflowRun := func() string {
+		return w.Token(t, w.GitHub, w.Claims(w.GitHub, func(m map[string]any) { m["event_name"] = "workflow_run" }), devissuer.SignOptions{})
+	}
+	if status, body := postForm(t.Context(), u, exchangeForm(workflowRun(), "repo:main:upload")); status != http.StatusBadRequest ||
+		!strings.Contains(string(body), "repo:main:upload was requested") {
+		t.Errorf("upload for a workflow_run job: %d %s", status, body)
+	}
+	if status, body := postForm(t.Context(), u, exchangeForm(workflowRun(), "repo:main:read")); status != http.StatusOK {
+		t.Errorf("read for a workflow_run job: %d %s", status, body)
+	}
+	if status, body := s.api(t, "DELETE", "/api/v1/policies/"+pol.Name, nil); status != http.StatusNoContent {
+		t.Fatalf("%d %s", status, body)
+	}
+	pol.PrivilegedEvents = []string{"workflow_run"}
+	status, body := s.api(t, "POST", "/api/v1/policies", pol)
+	if status != http.StatusCreated || !strings.Contains(string(body), "privileged_events workflow_run") {
+		t.Fatalf("opt-in policy: %d %s", status, body)
+	}
+	if status, body := postForm(t.Context(), u, exchangeForm(workflowRun(), "repo:main:upload")); status != http.StatusOK {
+		t.Errorf("upload for a workflow_run job with the opt-in: %d %s", status, body)
+	}
+}
+
+// Issue 11 item 11: a flood of garbage at mint-token writes a bounded
+// number of audit rows; an accepted exchange is still audited.
+func TestRefusalFloodAuditIsBoundedHTTP(t *testing.T) {
+	t.Parallel()
+	w := oidctest.NewWorld(t, nil)
+	srv := newWorldServer(t, w)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ep := httpEndpoint{url: hs.URL + "/_/oidc/mint-token"}
+	for range 3 * oidc.AuditRefusalsPerMinute {
+		oidctest.Expect(t, ep, "not.a.jwt", oidctest.Want{Code: oidc.CodeInvalidPayload})
+	}
+	oidctest.Expect(t, ep, w.Token(t, w.GitHub, w.Claims(w.GitHub, nil), devissuer.SignOptions{}), oidctest.Want{OK: true})
+	evs, err := srv.Store.Audit().List(t.Context(), store.AuditFilter{Action: "oidc.mint", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	for _, e := range evs {
+		outcomes[e.Outcome]++
+	}
+	if outcomes["refused"] != oidc.AuditRefusalsPerMinute || outcomes["ok"] != 1 {
+		t.Errorf("audit rows by outcome %v; want %d refused and 1 ok", outcomes, oidc.AuditRefusalsPerMinute)
+	}
 }
