@@ -49,16 +49,21 @@ func (c *clusterState) shared() func(int64) uint64 {
 	return c.serials.Get
 }
 
-// run starts the background loops; they end with ctx.
-func (c *clusterState) run(ctx context.Context) {
+// loops are the replica coordination loops (server.Run supervises them).
+// The serials are read once before the first request is served.
+func (c *clusterState) loops() []func(context.Context) error {
 	if c == nil {
-		return
+		return nil
 	}
+	var loops []func(context.Context) error
 	if c.serials != nil {
-		c.serials.Refresh(ctx)
-		go c.serials.Run(ctx)
+		loops = append(loops, func(ctx context.Context) error {
+			c.serials.Refresh(ctx)
+			c.serials.Run(ctx)
+			return nil
+		})
 	}
-	go c.runner.Run(ctx)
+	return append(loops, func(ctx context.Context) error { c.runner.Run(ctx); return nil })
 }
 
 // openS3 opens the S3 blob store the configuration names. Upload spool

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wharf-dev/wharf/internal/adminapi"
 	"github.com/wharf-dev/wharf/internal/auth"
@@ -127,17 +129,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize), Shared: s.cluster.shared()})
 	s.Catalog = catalog.New(catalog.Config{Store: st})
 	if s.Secrets, err = newSecrets(cfg, st, log); err != nil {
-		st.Close()
+		s.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
 	}
 	// Trusted publishing first: declared publishers are checked against
 	// its issuers.
 	if s.Exchanger, err = s.newExchanger(o); err != nil {
-		st.Close()
+		s.Close()
 		return nil, fmt.Errorf("trusted publishing: %w", err)
 	}
 	if err := s.underDeclarationLock(ctx, s.bootstrap); err != nil {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	s.newRemoteServices(func(ctx context.Context, name string) (registry.Repository, error) { return s.api.Repo(ctx, name) })
@@ -157,14 +159,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	policySvc := s.policyService()
 	admin.MountPolicies(policySvc)
 	if err := s.underDeclarationLock(ctx, func(ctx context.Context) error { return s.declarePolicies(ctx, policySvc) }); err != nil {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	s.api.Mount("/api/v1/", admin.Handler())
 	webUI, err := ui.New(ui.Config{Auth: s.Auth, Read: ui.StoreReader{Store: st, Blobs: bs}, Admin: ui.InProcessAdmin(admin.Handler()),
 		PublicURL: cfg.PublicURL, SecureCookies: cfg.TLS.Enabled(), Logger: log})
 	if err != nil {
-		st.Close()
+		s.Close()
 		return nil, fmt.Errorf("web UI: %w", err)
 	}
 	s.handler = webUI.Wrap(s.api.Handler())
@@ -174,8 +176,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 // Handler is the whole HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close releases the stores.
-func (s *Server) Close() error { return s.Store.Close() }
+// Close releases the metadata and blob stores. Call it after Run has
+// returned: no loop or request writes to them any more.
+func (s *Server) Close() error {
+	err := s.Store.Close()
+	if c, ok := s.Blobs.(io.Closer); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}
 
 func (s *Server) ready(ctx context.Context) error {
 	if err := s.Store.Ping(ctx); err != nil {
@@ -244,9 +253,19 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// Run serves HTTP (or HTTPS) on the configured address until ctx ends,
-// then shuts down gracefully. ready, if not nil, receives the bound address.
+// Run serves HTTP (or HTTPS) on the configured address and runs the
+// background loops (token use, key-set refresh, change serials,
+// maintenance, the file-details backfill) under one errgroup until ctx
+// ends or one of them fails.
+// Shutdown is ordered: the listener stops and in-flight requests finish
+// first, then the loops are stopped (they may still be writing what those
+// requests queued), and Run returns once every one of them has. ready, if
+// not nil, receives the bound address.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	tlsCert, tlsKey, err := s.tlsFiles()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
@@ -258,39 +277,56 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	go s.Auth.Run(ctx)
-	s.cluster.run(ctx)
-	go s.backfill(ctx)
-	if s.Exchanger != nil {
-		go s.Exchanger.Verifier().Run(ctx)
-	}
-	tlsCert, tlsKey, err := s.tlsFiles()
-	if err != nil {
-		ln.Close()
-		return err
+	g, gctx := errgroup.WithContext(ctx)
+	// The loops outlive gctx until the HTTP server has drained.
+	loops, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	for _, loop := range s.loops() {
+		g.Go(func() error { return loop(loops) })
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
-	go func() {
+	g.Go(func() error {
+		var err error
 		if tlsCert != "" {
-			errc <- srv.ServeTLS(ln, tlsCert, tlsKey)
+			err = srv.ServeTLS(ln, tlsCert, tlsKey)
 		} else {
-			errc <- srv.Serve(ln)
+			err = srv.Serve(ln)
 		}
-	}()
-	select {
-	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
 		return err
-	case <-ctx.Done():
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		defer stopLoops()
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil {
+			return fmt.Errorf("shutting down: %w", err)
+		}
+		return nil
+	})
+	err = g.Wait()
+	if err != nil {
+		s.log.Error("wharf stopped", "error", err)
+	} else {
+		s.log.Info("wharf stopped")
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	return err
+}
+
+// loops are the server's background loops; each runs until its context
+// ends.
+func (s *Server) loops() []func(context.Context) error {
+	loops := []func(context.Context) error{s.Auth.Run, func(ctx context.Context) error { s.backfill(ctx); return nil }}
+	if s.Exchanger != nil {
+		v := s.Exchanger.Verifier()
+		loops = append(loops, func(ctx context.Context) error { v.Run(ctx); return nil })
 	}
-	return nil
+	return append(loops, s.cluster.loops()...)
 }
 
 // Scheme is "https" when TLS is configured.
