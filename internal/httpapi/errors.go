@@ -178,6 +178,7 @@ func writeUploadError(w http.ResponseWriter, r *http.Request, status int, msg st
 		writeText(w, status, msg)
 		return
 	}
+	noteHijackStatus(w, status)
 	conn, rw, err := hj.Hijack()
 	if err != nil {
 		writeText(w, status, msg)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/blob/fsblob"
@@ -29,6 +31,7 @@ import (
 
 type env struct {
 	api    *httpapi.Server
+	reg    *prometheus.Registry
 	srv    *httptest.Server
 	upload string // token with upload+read on local
 	other  string // token for another project only
@@ -81,13 +84,15 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		return s
 	}
 	h := hosted.New(hosted.Config{Store: st, Blobs: bs, MaxFileSize: 1 << 20})
-	cfg := httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Blobs: bs, Auth: au, MaxFileSize: 1 << 20}
+	reg := prometheus.NewRegistry()
+	cfg := httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Blobs: bs, Auth: au, MaxFileSize: 1 << 20, Metrics: reg, Gatherer: reg}
 	if o.config != nil {
 		o.config(&cfg)
 	}
 	api := httpapi.New(cfg)
 	e := &env{
 		api:    api,
+		reg:    reg,
 		srv:    httptest.NewServer(api.Handler()),
 		upload: mint(registry.Scope{Actions: []registry.Action{registry.Upload, registry.Read}}),
 		other:  mint(registry.Scope{Projects: []string{"other"}, Actions: []registry.Action{registry.Upload}}),
@@ -288,6 +293,47 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	if _, page := e.get(t, "/local/simple/", nil); strings.Contains(page, "demo") {
 		t.Errorf("refused uploads left a project: %q", page)
+	}
+}
+
+// TestHijackedRefusalsAreCountedWithTheirStatus: refusals written on the
+// hijacked connection (after the form was read) are counted in
+// wharf_http_requests_total with the status the client got, not as 400.
+func TestHijackedRefusalsAreCountedWithTheirStatus(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fn, content := wheel(t, "demo", "1.0")
+	ct, body := uploadBody(t, "demo", "1.0", fn, content, nil)
+	sent := map[string]int{}
+	for _, token := range []string{e.other, e.upload, e.upload} { // 403 after the form, 200, 400 (exists)
+		resp := e.post(t, "local", token, ct, body)
+		io.Copy(io.Discard, resp.Body)
+		sent[fmt.Sprint(resp.StatusCode)]++
+	}
+	if sent["403"] != 1 {
+		t.Fatalf("statuses sent: %v, want one 403", sent)
+	}
+	families, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[string]int{}
+	for _, f := range families {
+		if f.GetName() != "wharf_http_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if strings.Contains(labels["route"], "legacy") {
+				counted[labels["code"]] += int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	if fmt.Sprint(counted) != fmt.Sprint(sent) {
+		t.Errorf("wharf_http_requests_total by code = %v, want the statuses sent %v", counted, sent)
 	}
 }
 

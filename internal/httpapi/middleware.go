@@ -68,9 +68,34 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, fmt.Errorf("hijack not supported")
 	}
 	if w.status == 0 {
-		w.status = http.StatusBadRequest // hijacked only to write an error
+		w.status = http.StatusBadRequest // hijacked only to write an error; see willHijack
 	}
 	return hj.Hijack()
+}
+
+// willHijack records the status a handler is about to write on the
+// hijacked connection, which the access log and the request metrics
+// cannot see otherwise.
+func (w *statusWriter) willHijack(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+// noteHijackStatus tells the statusWriter under w (through any wrapping
+// writers) the status about to be written on the hijacked connection.
+func noteHijackStatus(w http.ResponseWriter, status int) {
+	for w != nil {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.willHijack(status)
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
 }
 
 func (w *statusWriter) Flush() {
