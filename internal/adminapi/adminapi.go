@@ -25,6 +25,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/httpapi"
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/catalog"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/store"
 )
@@ -36,8 +37,10 @@ const maxBody = 1 << 20
 type Config struct {
 	Store  store.Store
 	Hosted *hosted.Service
-	Auth   *auth.Service
-	Logger *slog.Logger
+	// Catalog answers listings and search; nil builds one over Store.
+	Catalog *catalog.Service
+	Auth    *auth.Service
+	Logger  *slog.Logger
 	// RepoChanged is told when a repository's settings change or it is
 	// deleted, so caches elsewhere (the PyPI API's) forget it.
 	RepoChanged func(name string)
@@ -55,6 +58,7 @@ type Config struct {
 type API struct {
 	store       store.Store
 	hosted      *hosted.Service
+	catalog     *catalog.Service
 	auth        *auth.Service
 	log         *slog.Logger
 	repoChanged func(string)
@@ -67,7 +71,7 @@ type API struct {
 // New builds the API and its routes.
 func New(cfg Config) *API {
 	a := &API{
-		store: cfg.Store, hosted: cfg.Hosted, auth: cfg.Auth, log: cfg.Logger,
+		store: cfg.Store, hosted: cfg.Hosted, catalog: cfg.Catalog, auth: cfg.Auth, log: cfg.Logger,
 		repoChanged: cfg.RepoChanged, settingsChg: cfg.SettingsChanged, now: cfg.Now, issuers: cfg.Issuers, mux: http.NewServeMux(),
 	}
 	if a.log == nil {
@@ -81,6 +85,9 @@ func New(cfg Config) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.catalog == nil {
+		a.catalog = catalog.New(catalog.Config{Store: cfg.Store, Now: a.now})
 	}
 	a.routes()
 	return a
@@ -120,6 +127,11 @@ func (a *API) routes() {
 	m.Handle("DELETE "+release+"/files/{filename}", a.handle(a.deleteFile))
 
 	m.Handle("GET /api/v1/audit", a.handle(a.listAudit))
+
+	m.Handle("GET "+repo+"/projects", a.handleRead(a.listProjects))
+	m.Handle("GET "+project, a.handleRead(a.getProject))
+	m.Handle("GET /api/v1/search", a.handleRead(a.search))
+	m.Handle("POST /api/v1/catalog/backfill", a.handle(a.backfill))
 
 	m.Handle("POST "+repo+"/publishers", a.handle(a.addPublisher))
 	m.Handle("GET /api/v1/publishers", a.handle(a.listPublishers))

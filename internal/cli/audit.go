@@ -16,13 +16,15 @@ func newAuditCmd(env Env) *cobra.Command {
 		conn   connFlags
 		q      adminapi.AuditQuery
 		asJSON bool
+		lines  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Show the audit log, newest first",
 		Example: `  wharf audit --repo local --limit 20
   wharf audit --action token.        # every token event
-  wharf audit --project acme --json`,
+  wharf audit --project acme --json
+  wharf audit --limit 1000 --jsonl > audit.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := conn.client(env)
@@ -32,6 +34,9 @@ func newAuditCmd(env Env) *cobra.Command {
 			evs, err := c.Audit(cmd.Context(), q)
 			if err != nil {
 				return err
+			}
+			if lines {
+				return writeJSONLines(cmd.OutOrStdout(), evs)
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), evs)
@@ -52,6 +57,7 @@ func newAuditCmd(env Env) *cobra.Command {
 	f.StringVar(&q.Action, "action", "", `only this action ("release.yank"), or a prefix ending in "." ("token.")`)
 	f.IntVar(&q.Limit, "limit", 0, "at most this many events (default 100, at most 1000)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.BoolVar(&lines, "jsonl", false, "print one JSON object per line (an export)")
 	return cmd
 }
 

@@ -50,5 +50,6 @@ Start it with 'wharf serve'; with no configuration it keeps everything under
 	root.AddCommand(newServeCmd(env), newConfigCmd(env), newDevIssuerCmd(), newPublishCmd(env), newLoginCmd(env),
 		newBackupCmd(env), newRestoreCmd(env))
 	addManagementCommands(root, env)
+	addCatalogCommands(root, env)
 	return root
 }

@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Redirect: cfg.Blobs.Driver == "s3" && cfg.Blobs.S3.Redirect,
 	})
 	admin := adminapi.New(adminapi.Config{
-		Store: st, Hosted: s.Hosted, Auth: s.Auth, Logger: log,
+		Store: st, Hosted: s.Hosted, Catalog: s.Catalog, Auth: s.Auth, Logger: log,
 		RepoChanged: s.api.ForgetRepo, SettingsChanged: s.forgetSettings, Issuers: s.issuers(),
 	})
 	admin.MountSecrets(s.Secrets)
