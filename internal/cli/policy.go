@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/wharf-dev/wharf/internal/adminapi"
 	"github.com/wharf-dev/wharf/internal/oidc"

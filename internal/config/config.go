@@ -27,7 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/wharf-dev/wharf/internal/registry"
 )
