@@ -378,7 +378,7 @@ func TestUIInBrowser(t *testing.T) {
 	if h := b.text("h1"); !strings.Contains(h, "404") {
 		t.Errorf("anonymous /ui/r/team/: %q, want 404", h)
 	}
-	b.screenshot("signin-home-anonymous")
+	b.screenshot("anonymous")
 
 	// A token limited to one project sees only that project.
 	scoped := firstLine(s.admin(t, "token", "create", "--repo", "team", "--project", "ui-demo", "--actions", "read"))

@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, err
 	}
 	s.api.Mount("/api/v1/", admin.Handler())
-	webUI, err := ui.New(ui.Config{Auth: s.Auth, Read: ui.StoreReader{Store: st, Blobs: bs}, Admin: ui.InProcessAdmin(admin.Handler()),
+	webUI, err := ui.New(ui.Config{Auth: s.Auth, Read: ui.CatalogReader{Service: s.Catalog, Store: st}, Admin: ui.InProcessAdmin(admin.Handler()),
 		PublicURL: cfg.PublicURL, SecureCookies: cfg.TLS.Enabled(), Logger: log})
 	if err != nil {
 		s.Close()

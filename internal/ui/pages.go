@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -9,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/wharf-dev/wharf/internal/errs"
-	"github.com/wharf-dev/wharf/internal/pypi"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/store"
 )
 
 // pageSize is how many projects a listing shows at once.
@@ -23,8 +24,11 @@ type repoRow struct {
 
 type homePage struct {
 	Repos  []repoRow
-	Recent []Upload
+	Recent []store.ProjectEntry
 }
+
+// recentUploads is how many recently uploaded projects the home page lists.
+const recentUploads = 10
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx, cancel := ctxTimeout(r)
@@ -40,16 +44,29 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request, v *viewer) error {
 			return err
 		}
 		page.Repos = append(page.Repos, repoRow{Repository: repo, Count: n})
+		if repo.Kind != registry.Hosted {
+			continue
+		}
+		recent, err := u.cfg.Read.Projects(ctx, repo, store.ProjectQuery{Sort: store.SortLastUpload, Limit: recentUploads}, v.only(repo))
+		if err != nil {
+			return err
+		}
+		for _, e := range recent.Projects {
+			if !e.LastUpload.IsZero() {
+				e.Repo = repo.Name
+				page.Recent = append(page.Recent, e)
+			}
+		}
 	}
-	only := func(repo, project string) bool {
-		i := slices.IndexFunc(repos, func(x registry.Repository) bool { return x.Name == repo })
-		return i >= 0 && v.canReadProject(repos[i], project)
-	}
-	if page.Recent, err = u.cfg.Read.Recent(ctx, repos, 10, only); err != nil {
-		return err
-	}
+	slices.SortFunc(page.Recent, func(a, b store.ProjectEntry) int {
+		return cmp.Or(b.LastUpload.Compare(a.LastUpload), strings.Compare(a.Name, b.Name))
+	})
+	page.Recent = page.Recent[:min(len(page.Recent), recentUploads)]
 	return u.render(w, r, v, http.StatusOK, "home", "wharf", page)
 }
+
+// countScan bounds the projects counted for a viewer limited to some.
+const countScan = 1000
 
 // projectCount counts the projects of repo the viewer may read.
 func (u *UI) projectCount(ctx context.Context, v *viewer, repo registry.Repository) (int, error) {
@@ -57,19 +74,17 @@ func (u *UI) projectCount(ctx context.Context, v *viewer, repo registry.Reposito
 	if only == nil {
 		return u.cfg.Read.ProjectCount(ctx, repo)
 	}
-	pg, err := u.cfg.Read.Projects(ctx, repo, ProjectQuery{Only: only})
-	return pg.Total, err
-}
-
-type searchHit struct {
-	Repo string
-	ProjectRow
+	if repo.Kind == registry.Virtual {
+		return 0, nil
+	}
+	pg, err := u.cfg.Read.Projects(ctx, repo, store.ProjectQuery{Limit: countScan}, only)
+	return len(pg.Projects), err
 }
 
 type searchPage struct {
-	Query     string
-	Hits      []searchHit
-	Truncated bool
+	Query string
+	Hits  []store.ProjectEntry
+	Full  bool // as many hits as a search returns
 }
 
 // maxHits bounds one search's results.
@@ -85,31 +100,15 @@ func (u *UI) search(w http.ResponseWriter, r *http.Request, v *viewer) error {
 		if err != nil {
 			return err
 		}
+		byName := map[string]registry.Repository{}
 		for _, repo := range repos {
-			pg, err := u.cfg.Read.Projects(ctx, repo, ProjectQuery{Search: q, Limit: maxHits, Only: v.only(repo)})
-			if err != nil {
-				return err
-			}
-			for _, p := range pg.Projects {
-				page.Hits = append(page.Hits, searchHit{Repo: repo.Name, ProjectRow: p})
-			}
-			page.Truncated = page.Truncated || pg.Total > len(pg.Projects)
+			byName[repo.Name] = repo
 		}
-		// Exact names first, then by name.
-		norm := pypi.Normalize(q)
-		slices.SortStableFunc(page.Hits, func(a, b searchHit) int {
-			ea, eb := a.Name == norm, b.Name == norm
-			switch {
-			case ea && !eb:
-				return -1
-			case eb && !ea:
-				return 1
-			}
-			return strings.Compare(a.Name, b.Name)
-		})
-		if len(page.Hits) > maxHits {
-			page.Hits, page.Truncated = page.Hits[:maxHits], true
+		only := func(repo, project string) bool { return v.canReadProject(byName[repo], project) }
+		if page.Hits, err = u.cfg.Read.Search(ctx, repos, q, only, maxHits); err != nil {
+			return err
 		}
+		page.Full = len(page.Hits) == maxHits
 	}
 	return u.render(w, r, v, http.StatusOK, "search", "Search", page)
 }
@@ -123,8 +122,7 @@ type repoPage struct {
 	Repo     registry.Repository
 	Settings registry.RepoSettings
 	Search   string
-	Projects []ProjectRow
-	Total    int
+	Projects []store.ProjectEntry
 	Page     int
 	Prev     string
 	Next     string
@@ -144,8 +142,8 @@ func (u *UI) repoPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	q := r.URL.Query()
 	pg := 1
 	if s := q.Get("page"); s != "" {
-		if pg, err = strconv.Atoi(s); err != nil || pg < 1 || pg > 1_000_000 {
-			return errs.Errorf(errs.Invalid, "ui", "page must be a number from 1")
+		if pg, err = strconv.Atoi(s); err != nil || pg < 1 || pg > 100_000 {
+			return errs.Errorf(errs.Invalid, "ui", "page must be a number from 1 to 100000")
 		}
 	}
 	page := repoPage{Repo: repo, Search: strings.TrimSpace(q.Get("q")), Page: pg, IndexURL: u.indexURL(r, repo.Name),
@@ -153,21 +151,25 @@ func (u *UI) repoPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if page.Settings, err = u.cfg.Read.Settings(ctx, repo); err != nil {
 		return err
 	}
-	if vs := page.Settings.Virtual; vs != nil {
-		for _, m := range vs.Members {
-			mr, err := u.cfg.Read.Repo(ctx, m)
-			if err != nil || !v.canRead(mr) {
-				page.Hidden++
-				continue
+	if repo.Kind == registry.Virtual {
+		if vs := page.Settings.Virtual; vs != nil {
+			for _, m := range vs.Members {
+				mr, err := u.cfg.Read.Repo(ctx, m)
+				if err != nil || !v.canRead(mr) {
+					page.Hidden++
+					continue
+				}
+				page.Members = append(page.Members, memberRow{Name: mr.Name, Kind: mr.Kind})
 			}
-			page.Members = append(page.Members, memberRow{Name: mr.Name, Kind: mr.Kind})
 		}
+		return u.render(w, r, v, http.StatusOK, "repo", repo.Name, page)
 	}
-	list, err := u.cfg.Read.Projects(ctx, repo, ProjectQuery{Search: page.Search, Offset: (pg - 1) * pageSize, Limit: pageSize, Only: v.only(repo)})
+	// The catalog pages in the database: only this page's rows are read.
+	list, err := u.cfg.Read.Projects(ctx, repo, store.ProjectQuery{Prefix: page.Search, Offset: (pg - 1) * pageSize, Limit: pageSize}, v.only(repo))
 	if err != nil {
 		return err
 	}
-	page.Projects, page.Total = list.Projects, list.Total
+	page.Projects = list.Projects
 	link := func(n int) string {
 		vals := url.Values{}
 		if page.Search != "" {
@@ -184,7 +186,7 @@ func (u *UI) repoPage(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	if pg > 1 {
 		page.Prev = link(pg - 1)
 	}
-	if pg*pageSize < list.Total {
+	if list.More {
 		page.Next = link(pg + 1)
 	}
 	return u.render(w, r, v, http.StatusOK, "repo", repo.Name, page)

@@ -3,11 +3,14 @@ package ui
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"time"
 
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/pypi"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/catalog"
 )
 
 type projectURL struct {
@@ -16,34 +19,33 @@ type projectURL struct {
 
 type fileRow struct {
 	registry.File
-	Provenance Provenance
+	Provenance provenanceLine
 }
 
 type versionRow struct {
-	Version, Canonical string
-	Uploaded           string
-	Yanked             bool
-	YankedReason       string
-	Selected           bool
-	Files              int
+	Version      string
+	Uploaded     string
+	Yanked       bool
+	YankedReason string
+	Selected     bool
 }
 
 type projectPage struct {
 	Repo        registry.Repository
-	Project     registry.Project
+	Project     catalog.Project
 	Version     string // the release shown
 	Latest      bool   // it is the current release
 	Yanked      bool
 	YankReason  string
 	Summary     string
 	Description description
-	HasMeta     bool
-	Meta        pypi.Metadata
+	Meta        *registry.CoreMetadata
 	URLs        []projectURL
 	License     string
 	Install     []installCommand
 	Versions    []versionRow
 	Files       []fileRow
+	Downloads   catalog.Downloads
 	CanYank     bool
 	CanDelete   bool
 }
@@ -61,7 +63,7 @@ func (u *UI) projectPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	}
 	name := r.PathValue("project")
 	if norm := pypi.Normalize(name); norm != name {
-		http.Redirect(w, r, Prefix+"r/"+url.PathEscape(repo.Name)+"/"+url.PathEscape(norm)+"/", http.StatusMovedPermanently)
+		http.Redirect(w, r, projectPath(repo.Name, norm), http.StatusMovedPermanently)
 		return nil
 	}
 	if !v.canReadProject(repo, name) {
@@ -71,56 +73,42 @@ func (u *UI) projectPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 		return errs.Errorf(errs.NotFound, "ui",
 			"repository '%s' is a %s repository: its projects are listed on its index page (%s)", repo.Name, repo.Kind, u.indexURL(r, repo.Name))
 	}
-	proj, files, err := u.cfg.Read.Project(ctx, repo, name)
+	proj, err := u.cfg.Read.Project(ctx, repo, name)
+	if errs.KindOf(err) == errs.NotFound {
+		return errNoProject(repo.Name, name)
+	}
 	if err != nil {
 		return err
 	}
-	rels := releases(files)
-	cur := current(rels)
+	latest, ok := proj.Latest()
+	cur := latest
 	if want := r.URL.Query().Get("version"); want != "" {
-		cur = nil
-		for _, rel := range rels {
-			if rel.Version == want || rel.Canonical == want {
-				cur = rel
-			}
-		}
-		if cur == nil {
+		if cur, ok = proj.Release(want); !ok {
 			return errs.Errorf(errs.NotFound, "ui", "project '%s' has no version '%s'", proj.Name, want)
 		}
 	}
-	page := projectPage{Repo: repo, Project: proj,
+	page := projectPage{Repo: repo, Project: proj, Downloads: proj.Downloads,
 		CanYank: v.may(registry.Yank, repo.Name, proj.Name), CanDelete: v.may(registry.Delete, repo.Name, proj.Name)}
 	page.Install = installCommands(u.indexURL(r, repo.Name), repo.Name, proj.DisplayName)
-	for _, rel := range rels {
-		page.Versions = append(page.Versions, versionRow{Version: rel.Version, Canonical: rel.Canonical, Uploaded: formatDate(rel.Uploaded),
-			Yanked: rel.Yanked, YankedReason: rel.YankedReason, Selected: rel == cur, Files: len(rel.Files)})
+	for _, rel := range proj.Releases {
+		page.Versions = append(page.Versions, versionRow{Version: rel.Version, Uploaded: formatDate(firstUpload(rel)),
+			Yanked: rel.Yanked, YankedReason: rel.YankedReason, Selected: ok && rel.Version == cur.Version})
 	}
-	if cur != nil {
+	if ok {
 		page.Version, page.Yanked, page.YankReason = cur.Version, cur.Yanked, cur.YankedReason
-		page.Latest = cur == current(rels)
+		page.Latest = cur.Version == latest.Version
 		for _, f := range cur.Files {
-			page.Files = append(page.Files, fileRow{File: f, Provenance: u.cfg.Read.Provenance(ctx, f)})
-			if page.HasMeta {
-				continue
-			}
-			m, ok, err := u.cfg.Read.Metadata(ctx, f)
-			if err != nil {
-				u.log.Warn("ui: reading core metadata", "file", f.Filename, "error", err.Error())
-				continue
-			}
-			if ok {
-				page.HasMeta, page.Meta = true, m
-			}
+			page.Files = append(page.Files, fileRow{File: f.File, Provenance: describeProvenance(f.Provenance)})
 		}
-	}
-	if page.HasMeta {
-		m := page.Meta
-		page.Summary = m.Summary
-		page.Description = u.describe.render(m.Description, m.DescriptionContentType)
-		page.URLs = projectURLs(m)
-		page.License = m.LicenseExpression
-		if page.License == "" && !strings.Contains(m.License, "\n") {
-			page.License = m.License
+		if m := cur.Metadata; m != nil {
+			page.Meta = m
+			page.Summary = m.Summary
+			page.Description = u.describe.render(m.Description, m.DescriptionContentType)
+			page.URLs = projectURLs(m)
+			page.License = m.LicenseExpression
+			if page.License == "" && !strings.Contains(m.License, "\n") {
+				page.License = m.License
+			}
 		}
 	}
 	title := proj.DisplayName
@@ -128,6 +116,63 @@ func (u *UI) projectPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 		title += " " + page.Version
 	}
 	return u.render(w, r, v, http.StatusOK, "project", title, page)
+}
+
+func firstUpload(rel catalog.Release) time.Time {
+	var t time.Time
+	for _, f := range rel.Files {
+		if t.IsZero() || f.UploadedAt.Before(t) {
+			t = f.UploadedAt
+		}
+	}
+	return t
+}
+
+// provenanceLine is a file's provenance as one sentence.
+type provenanceLine struct {
+	Line    string
+	Trusted bool
+}
+
+// describeProvenance says how a file arrived: "published by trusted
+// publishing from octo/demo, workflow release.yml at refs/tags/v1.2.0,
+// commit abc1234, run 42", or "uploaded with token 'ci-upload'".
+func describeProvenance(p registry.Provenance) provenanceLine {
+	switch p.Kind {
+	case registry.ProvenanceTrusted:
+		parts := []string{"published by trusted publishing"}
+		if p.Repository != "" {
+			parts[0] += " from " + p.Repository
+		}
+		if p.WorkflowRef != "" {
+			wf, _, _ := strings.Cut(p.WorkflowRef, "@")
+			parts = append(parts, "workflow "+path.Base(wf))
+			if p.Ref != "" {
+				parts[len(parts)-1] += " at " + p.Ref
+			}
+		}
+		if p.Environment != "" {
+			parts = append(parts, "environment "+p.Environment)
+		}
+		if p.SHA != "" {
+			parts = append(parts, "commit "+shorten(p.SHA, 7))
+		}
+		if p.RunID != "" {
+			parts = append(parts, "run "+p.RunID)
+		}
+		if p.Issuer != "" && p.Repository == "" {
+			parts = append(parts, "issuer "+p.Issuer)
+		}
+		return provenanceLine{Line: strings.Join(parts, ", "), Trusted: true}
+	case registry.ProvenanceToken:
+		if p.TokenDescription != "" {
+			return provenanceLine{Line: "uploaded with token '" + p.TokenDescription + "' (" + p.TokenID + ")"}
+		}
+		return provenanceLine{Line: "uploaded with token " + p.TokenID}
+	case registry.ProvenanceRemote:
+		return provenanceLine{Line: "cached from " + p.Upstream + " on " + formatDateTime(p.FetchedAt)}
+	}
+	return provenanceLine{Line: "uploaded before wharf recorded provenance"}
 }
 
 // installCommands are the ways to install the project from this
@@ -142,7 +187,7 @@ func installCommands(index, repo, project string) []installCommand {
 
 // projectURLs lists the home page and the Project-URL entries whose
 // address is http(s); anything else (javascript:, data:) is dropped.
-func projectURLs(m pypi.Metadata) []projectURL {
+func projectURLs(m *registry.CoreMetadata) []projectURL {
 	var out []projectURL
 	add := func(label, raw string) {
 		raw = strings.TrimSpace(raw)

@@ -2,76 +2,89 @@ package ui
 
 import (
 	"context"
-	"time"
+	"encoding/json"
+	"errors"
 
-	"github.com/wharf-dev/wharf/internal/pypi"
+	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/registry"
+	"github.com/wharf-dev/wharf/internal/registry/catalog"
+	"github.com/wharf-dev/wharf/internal/store"
 )
 
-// Reader is what the pages read. StoreReader implements it over the
-// metadata and blob stores; the listing service of the JSON API will take
-// its place.
+// Reader is what the pages read: repositories and their settings, and the
+// catalog's listings, projects and search. The UI decides what the viewer
+// may read and passes it in (only), as the simple API does.
 type Reader interface {
-	// Repos lists every repository by name; the UI filters what the viewer
-	// may read.
+	// Repos lists every repository by name.
 	Repos(ctx context.Context) ([]registry.Repository, error)
 	// Repo returns one repository; an errs.NotFound error when missing.
 	Repo(ctx context.Context, name string) (registry.Repository, error)
 	// Settings returns a remote or virtual repository's settings.
 	Settings(ctx context.Context, repo registry.Repository) (registry.RepoSettings, error)
-	// ProjectCount counts a repository's projects.
+	// ProjectCount counts a hosted repository's projects.
 	ProjectCount(ctx context.Context, repo registry.Repository) (int, error)
-	// Projects returns one page of a repository's projects in name order.
-	Projects(ctx context.Context, repo registry.Repository, q ProjectQuery) (ProjectPage, error)
-	// Project returns a project and all its files; errs.NotFound when the
-	// repository has no such project.
-	Project(ctx context.Context, repo registry.Repository, name string) (registry.Project, []registry.File, error)
-	// Metadata returns a file's core metadata; ok is false when none was
-	// kept (sdists).
-	Metadata(ctx context.Context, f registry.File) (m pypi.Metadata, ok bool, err error)
-	// Provenance says who uploaded a file.
-	Provenance(ctx context.Context, f registry.File) Provenance
-	// Recent returns the newest uploads across repos, newest first.
-	Recent(ctx context.Context, repos []registry.Repository, n int, only func(repo, project string) bool) ([]Upload, error)
+	Projects(ctx context.Context, repo registry.Repository, q store.ProjectQuery, only catalog.Only) (catalog.Page, error)
+	Project(ctx context.Context, repo registry.Repository, name string) (catalog.Project, error)
+	Search(ctx context.Context, repos []registry.Repository, text string, only func(repo, project string) bool, limit int) ([]store.ProjectEntry, error)
 }
 
-// ProjectQuery selects a page of projects.
-type ProjectQuery struct {
-	// Search keeps projects whose normalised name contains it.
-	Search string
-	// Offset and Limit select the page.
-	Offset, Limit int
-	// Only, when set, keeps the projects the viewer may read (a token
-	// limited to some projects).
-	Only func(project string) bool
+// CatalogReader is the Reader of a server: the catalog service for
+// projects, the store for repositories.
+type CatalogReader struct {
+	*catalog.Service
+	Store store.Store
 }
 
-// ProjectPage is one page of a listing.
-type ProjectPage struct {
-	Projects []ProjectRow
-	Total    int // matching projects, all pages
+var _ Reader = CatalogReader{}
+
+func (c CatalogReader) Repos(ctx context.Context) ([]registry.Repository, error) {
+	return c.Store.Repos().List(ctx)
 }
 
-// ProjectRow is a project as listings show it.
-type ProjectRow struct {
-	Name        string // normalised
-	DisplayName string
-	Latest      string // newest version ("" for a remote repository's cache)
-	LastUpload  time.Time
+func (c CatalogReader) Repo(ctx context.Context, name string) (registry.Repository, error) {
+	r, err := c.Store.Repos().Get(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, errNoRepo(name)
+	}
+	return r, err
 }
 
-// Upload is one recently uploaded release.
-type Upload struct {
-	Repo, Project, DisplayName, Version string
-	At                                  time.Time
+func errNoRepo(name string) error {
+	return errs.Errorf(errs.NotFound, "ui", "repository '%s' does not exist", name)
 }
 
-// Provenance is how a file came to be: trusted publishing (with the
-// workflow that ran) or an API token.
-type Provenance struct {
-	// Line is the sentence shown, "published by trusted publishing from
-	// octo/demo, …" or "uploaded with token 'ci-upload'".
-	Line string
-	// Trusted is set for trusted publishing.
-	Trusted bool
+func errNoProject(repo, name string) error {
+	return errs.Errorf(errs.NotFound, "ui", "project '%s' does not exist in repository '%s'", name, repo)
+}
+
+func (c CatalogReader) Settings(ctx context.Context, r registry.Repository) (registry.RepoSettings, error) {
+	var rs registry.RepoSettings
+	if r.Kind == registry.Hosted {
+		return rs, nil
+	}
+	raw, err := c.Store.Remote().Settings(ctx, r.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && len(raw) == 0) {
+		return rs, nil
+	}
+	if err != nil {
+		return rs, err
+	}
+	if err := json.Unmarshal(raw, &rs); err != nil {
+		return rs, errs.E(errs.Internal, "ui", err)
+	}
+	return rs, nil
+}
+
+// ProjectCount counts the projects of a hosted repository, or the
+// projects a remote one has cached.
+func (c CatalogReader) ProjectCount(ctx context.Context, r registry.Repository) (int, error) {
+	switch r.Kind {
+	case registry.Hosted:
+		ps, err := c.Store.Projects().List(ctx, r.ID)
+		return len(ps), err
+	case registry.Remote:
+		ns, err := c.Store.Remote().Projects(ctx, r.ID)
+		return len(ns), err
+	}
+	return 0, nil
 }
