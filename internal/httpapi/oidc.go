@@ -69,6 +69,9 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 		}
 		status := Status(err)
 		logError(s.log, r, status, err)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		writeJSON(w, status, map[string]any{"message": "Token request failed", "errors": []map[string]string{{
 			"code": "server-error", "description": ClientMessage(r, err, s.cfg.Auth),
 		}}})
