@@ -4,9 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,7 +127,16 @@ func TestKillDuringUpload(t *testing.T) {
 	}
 	wg.Wait()
 
+	left := tempFiles(t, s.data)
+	if len(left) == 0 {
+		t.Fatal("the killed upload left no temporary file: the test did not interrupt it")
+	}
 	s.start(t)
+	// The killed process's temporary (about 100 MiB) is reclaimed at
+	// start: nobody owns it any more (issue 11 item 10).
+	if got := tempFiles(t, s.data); len(got) != 0 {
+		t.Errorf("temporaries of the killed upload survive the restart: %v", got)
+	}
 	if page, ok := s.projectJSON(t, project); ok && len(page.Files) > 0 {
 		t.Fatalf("interrupted upload is listed after restart: %v", page.filenames())
 	}
@@ -155,6 +168,27 @@ func TestKillDuringUpload(t *testing.T) {
 	}
 	checkDownload(t, s.URL+"/local/files/"+sum+"/"+filename, sum, size)
 	checkCommittedBlobs(t, s.data)
+}
+
+// tempFiles lists the upload temporaries under the blob store's tmp/ (not
+// the owners' lock files), with their sizes.
+func tempFiles(t *testing.T, data string) []string {
+	t.Helper()
+	var files []string
+	root := filepath.Join(data, "blobs", "tmp")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, ierr := d.Info(); ierr == nil && d.Type().IsRegular() && !strings.HasSuffix(p, ".lock") {
+			files = append(files, fmt.Sprintf("%s (%d bytes)", strings.TrimPrefix(p, root), info.Size()))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // checkDownload streams a file and compares its digest and size.

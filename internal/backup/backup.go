@@ -310,7 +310,9 @@ func (d *dirWriter) manifest(b []byte) error {
 }
 
 func (d *dirWriter) finish() error {
-	// fsblob leaves its temporary directory behind; a backup has none.
+	// fsblob leaves its temporary directory behind (emptied by Close,
+	// which also releases its owner lock); a backup has none.
+	d.blobs.Close()
 	os.Remove(filepath.Join(d.dir, BlobsDir, "tmp"))
 	syncDir(d.dir)
 	return nil

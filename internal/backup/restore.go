@@ -69,6 +69,7 @@ func Restore(ctx context.Context, from, dataDir string, progress io.Writer) (Rep
 	if err != nil {
 		return fail(err)
 	}
+	bs.Close() // empties its temporary directory and releases its owner lock
 	os.Remove(filepath.Join(tmp, BlobsDir, "tmp"))
 	// Keep the manifest: the restored directory says what it came from.
 	if err := writeFileSync(filepath.Join(tmp, ManifestName), r.manifestBytes); err != nil {

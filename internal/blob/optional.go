@@ -18,3 +18,11 @@ type Signer interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// TempSweeper is implemented by stores that keep temporaries where a
+// crashed process can leave them (fsblob): SweepTemps removes those no
+// live process owns and returns how many it removed. The maintenance run
+// calls it.
+type TempSweeper interface {
+	SweepTemps(ctx context.Context) (int, error)
+}

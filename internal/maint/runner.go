@@ -61,6 +61,9 @@ type Report struct {
 	Tokens        int
 	ReplayEntries int
 	Blobs         int
+	// Temps counts reclaimed temporaries of crashed uploads (every
+	// replica sweeps its own blob directory, lease or not).
+	Temps int
 }
 
 // NewRunner builds a Runner.
@@ -95,9 +98,10 @@ func (r *Runner) Run(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.cfg.Logger.Warn("background maintenance failed", "err", err)
-		case rep.Ran && (rep.Tokens+rep.ReplayEntries+rep.Blobs) > 0:
+		case rep.Tokens+rep.ReplayEntries+rep.Blobs+rep.Temps > 0:
 			r.cfg.Logger.Info("background maintenance", "expired_tokens", rep.Tokens,
-				"expired_replay_entries", rep.ReplayEntries, "orphan_blobs", rep.Blobs)
+				"expired_replay_entries", rep.ReplayEntries, "orphan_blobs", rep.Blobs,
+				"crashed_upload_temporaries", rep.Temps)
 		}
 		select {
 		case <-ctx.Done():
@@ -112,11 +116,22 @@ func (r *Runner) Run(ctx context.Context) {
 // the same interval find it taken and skip.
 func (r *Runner) Once(ctx context.Context) (Report, error) {
 	now := r.cfg.Now()
+	var rep Report
+	// Temporaries of crashed uploads: outside the lease, since each
+	// process may have a blob directory of its own; the store's owner
+	// locks keep every live process's temporaries.
+	if ts, ok := r.cfg.Blobs.(blob.TempSweeper); ok {
+		n, err := ts.SweepTemps(ctx)
+		rep.Temps = n
+		if err != nil {
+			return rep, fmt.Errorf("temporaries of crashed uploads: %w", err)
+		}
+	}
 	got, err := r.cfg.Store.Cluster().AcquireLease(ctx, LeaseName, r.cfg.Holder, now, now.Add(r.cfg.Interval*2))
 	if err != nil || !got {
-		return Report{}, err
+		return rep, err
 	}
-	rep := Report{Ran: true}
+	rep.Ran = true
 	if rep.Tokens, err = r.cfg.Store.Tokens().DeleteExpired(ctx, now); err != nil {
 		return rep, fmt.Errorf("expired tokens: %w", err)
 	}

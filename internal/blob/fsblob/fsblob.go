@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -23,10 +22,9 @@ const (
 	objectsDir = "sha256"
 	tempDir    = "tmp"
 
-	// DefaultTempMaxAge is how old an abandoned temporary must be before
-	// New removes it. An upload in progress rewrites its file at least
-	// every bufSize bytes, so only a client stalled for this long loses
-	// its upload.
+	// DefaultTempMaxAge is how old a temporary with no owner to ask (the
+	// layout before owner locks, see owner.go) must be before it is
+	// removed. Owned temporaries go as soon as their owner is gone.
 	DefaultTempMaxAge = time.Hour
 
 	// bufSize is the write buffer of a Temp. Large writes (and io.Copy,
@@ -45,8 +43,8 @@ type Config struct {
 	Dir string
 	// Now is the clock used to age temporaries; time.Now when nil.
 	Now func() time.Time
-	// TempMaxAge: temporaries whose last write is older than this are
-	// removed by New. DefaultTempMaxAge when zero.
+	// TempMaxAge: ownerless temporaries whose last write is older than
+	// this are removed (owner.go). DefaultTempMaxAge when zero.
 	TempMaxAge time.Duration
 }
 
@@ -61,6 +59,12 @@ type Store struct {
 	// bufs recycles Temp write buffers, so steady-state uploads do not
 	// allocate 1 MiB each.
 	bufs sync.Pool
+	// tmp is this store's temporary directory, tmp/<id>, and lock the
+	// locked tmp/<id>.lock that says it is alive (owner.go).
+	tmp        string
+	lock       *os.File
+	now        func() time.Time
+	tempMaxAge time.Duration
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -70,16 +74,9 @@ func New(dir string) (*Store, error) {
 	return NewWithConfig(Config{Dir: dir})
 }
 
-// NewWithConfig opens (creating if needed) a Store and removes temporaries
-// abandoned by a crashed process.
-//
-// Abandoned temporaries are found by age rather than by taking a lock on
-// the directory: an age test needs no platform-specific locking, keeps
-// working when several processes (a server and a CLI, or replicas on a
-// shared volume) use one directory, and never removes the temporary of a
-// live upload, because writing refreshes the file's modification time.
-// The cost is that a crash's leftovers stay on disk until the next start
-// after they have aged.
+// NewWithConfig opens (creating if needed) a Store and removes the
+// temporaries of processes that died (owner.go): those of a live process,
+// here or in another process or replica sharing the directory, are kept.
 func NewWithConfig(cfg Config) (*Store, error) {
 	const op = "fsblob.New"
 	if cfg.Dir == "" {
@@ -109,45 +106,22 @@ func NewWithConfig(cfg Config) (*Store, error) {
 		root.Close()
 		return nil, ioErr(op, err)
 	}
-	s := &Store{root: root, objs: objs}
+	s := &Store{root: root, objs: objs, now: cfg.Now, tempMaxAge: cfg.TempMaxAge}
 	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
-	if err := s.sweep(cfg.Now().Add(-cfg.TempMaxAge)); err != nil {
+	if err := s.own(); err != nil {
+		s.Close()
+		return nil, ioErr(op, err)
+	}
+	if _, err := s.sweep(cfg.Now().Add(-cfg.TempMaxAge)); err != nil {
 		s.Close()
 		return nil, ioErr(op, err)
 	}
 	return s, nil
 }
 
-// sweep removes temporaries last modified before cutoff.
-func (s *Store) sweep(cutoff time.Time) error {
-	d, err := s.root.Open(tempDir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	for {
-		ents, err := d.ReadDir(256)
-		for _, e := range ents {
-			info, ierr := e.Info()
-			if ierr != nil || !info.ModTime().Before(cutoff) {
-				continue // vanished, or possibly a live upload
-			}
-			// Best effort: a file we cannot remove now is retried at the
-			// next start and is never visible as an object anyway.
-			_ = s.root.RemoveAll(tempDir + "/" + e.Name())
-		}
-		if err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-	}
-}
-
 // Close releases the directory handle. Objects already opened stay readable.
 func (s *Store) Close() error {
-	return errors.Join(s.objs.Close(), s.root.Close())
+	return errors.Join(s.disown(), s.objs.Close(), s.root.Close())
 }
 
 // Create starts a new object in a fresh temporary file.
@@ -157,7 +131,7 @@ func (s *Store) Create(ctx context.Context) (blob.Temp, error) {
 		return nil, err
 	}
 	// rand.Text has 130 bits of entropy; O_EXCL still guards against reuse.
-	name := tempDir + "/" + rand.Text()
+	name := s.tmp + "/" + rand.Text()
 	f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return nil, ioErr(op, err)
