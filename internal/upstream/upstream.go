@@ -249,9 +249,6 @@ func (c *Client) do(ctx context.Context, t Target, base *url.URL, u *url.URL, ac
 		return nil, cr, errs.Public(errs.E(errs.Upstream, "upstream", fmt.Errorf("repository '%s': upstream %s: %w", t.Repo, u.Redacted(), unwrapURLError(err))),
 			fmt.Sprintf("the upstream of repository '%s' could not be reached; try again later", t.Repo))
 	}
-	if origin(resp.Request.URL) != origin(base) {
-		cr = credential{} // the answer came from an origin the credentials were not sent to
-	}
 	return resp, cr, nil
 }
 
@@ -269,23 +266,51 @@ func unwrapURLError(err error) error {
 // administrators; other callers are told only that the credentials were
 // refused (errs.Public). A 4xx message is shown to every client, so the
 // NotFound one names no upstream address.
-func statusError(t Target, u *url.URL, resp *http.Response, cr credential) error {
+func statusError(t Target, base, u *url.URL, resp *http.Response, cr credential) error {
 	switch resp.StatusCode {
 	case http.StatusNotFound, http.StatusGone:
 		return errs.Errorf(errs.NotFound, "upstream", "not found upstream of repository '%s' (the upstream answered %d)", t.Repo, resp.StatusCode)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		who := "no credentials (the repository has upstream auth none)"
 		switch {
+		case cr.desc != "" && origin(resp.Request.URL) != origin(base):
+			who = "no credentials: they go only to the upstream's own origin, and the request was redirected to " + origin(resp.Request.URL)
 		case cr.desc != "":
 			who = "user '" + cr.user + "' with " + cr.desc
-		case t.Settings.Auth != "" && t.Settings.Auth != registry.AuthNone:
-			who = "no credentials: they go only to the upstream's own origin, and the request was redirected to " + origin(resp.Request.URL)
 		}
-		return errs.Public(errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' refused the credentials (%d from %s): sent %s; add a new secret version or fix the grant", t.Repo, resp.StatusCode, u.Redacted(), who),
+		return errs.Public(&refusal{cred: cr.desc, err: errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' refused the credentials (%d from %s): sent %s; add a new secret version or fix the grant", t.Repo, resp.StatusCode, u.Redacted(), who)},
 			fmt.Sprintf("the upstream of repository '%s' refused wharf's credentials (%d); an administrator must update them", t.Repo, resp.StatusCode))
 	}
 	return errs.Public(errs.Errorf(errs.Upstream, "upstream", "upstream of repository '%s' answered %d for %s", t.Repo, resp.StatusCode, u.Redacted()),
 		fmt.Sprintf("the upstream of repository '%s' answered %d; try again later", t.Repo, resp.StatusCode))
+}
+
+// refusal marks an upstream's 401 or 403: the credentials are wrong for
+// every request of the repository, not just this one.
+type refusal struct {
+	cred string // the credential sent, as credential.desc; "" when none
+	err  error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// Refused reports whether err is the upstream refusing the credentials,
+// and which credential it refused (CredentialID's form; "" for none).
+func Refused(err error) (credentialID string, ok bool) {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.cred, true
+	}
+	return "", false
+}
+
+// CredentialID names the credential the target's next request would send
+// ("secret 'pypi-token' version 3", or "" for none), never its value, so a
+// caller can tell whether a refused credential has since been replaced.
+func (c *Client) CredentialID(ctx context.Context, t Target) (string, error) {
+	cr, err := c.credential(ctx, t)
+	return cr.desc, err
 }
 
 // acceptIndex prefers PEP 691 JSON and accepts both HTML forms.
@@ -312,7 +337,7 @@ func (c *Client) readPage(ctx context.Context, t Target, project string) ([]byte
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, false, nil, statusError(t, u, resp, cr)
+		return nil, false, nil, statusError(t, base, u, resp, cr)
 	}
 	if resp.ContentLength > c.cfg.MaxPageSize {
 		return nil, false, nil, errs.Errorf(errs.Upstream, "upstream", "upstream page %s is larger than the %d-byte limit", u.Redacted(), c.cfg.MaxPageSize)
@@ -387,7 +412,7 @@ func (c *Client) Open(ctx context.Context, t Target, fileURL string) (body io.Re
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, 0, statusError(t, u, resp, cr)
+		return nil, 0, statusError(t, base, u, resp, cr)
 	}
 	size = -1
 	if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil {

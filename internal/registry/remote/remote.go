@@ -47,10 +47,19 @@ type Config struct {
 	// PageTimeout bounds a page fill, FileTimeout a file fill; both run on
 	// a context detached from the client (default 30s and 30m).
 	PageTimeout, FileTimeout time.Duration
-	// ErrorBackoff is how long after a failed fetch a stale page is served
-	// without asking the upstream again (default 10s), so a dead upstream
-	// costs one timeout per key per backoff, not one per request.
+	// ErrorBackoff is how long after a failed fetch the upstream is not
+	// asked again for the same page (default 10s): the stale page is
+	// served, or the failure answered again when there is none, so a dead
+	// upstream costs one timeout per key per backoff, not one per request.
+	// A refusal of the credentials (401/403) backs off the whole
+	// repository until the secret gets a new version, so an upstream
+	// account is not hammered with requests it will refuse.
 	ErrorBackoff time.Duration
+	// RefreshWait is how long a request for a page past its TTL waits for
+	// the refresh before it is answered with the stale page while the
+	// refresh goes on in the background (default 1s; negative: no wait).
+	// A hanging upstream then costs clients this, never PageTimeout.
+	RefreshWait time.Duration
 	// MaxFileSize caps a file fetched from upstream (default 4 GiB).
 	MaxFileSize int64
 	// SettingsTTL bounds how long repository settings are cached (default 2s).
@@ -70,6 +79,10 @@ type Service struct {
 	entries  map[entryKey]*entry
 	settings map[int64]*settingsEntry
 	rootGen  map[int64]uint64
+	// failures are the fetches that failed within the backoff, by page;
+	// refusals the repositories whose credentials the upstream refused.
+	failures map[entryKey]failure
+	refusals map[int64]failure
 
 	staleServed *prometheus.CounterVec
 	fetches     *prometheus.CounterVec
@@ -86,7 +99,15 @@ type entry struct {
 	firstSeen map[string]time.Time
 	notFound  bool
 	fetchedAt time.Time
-	failedAt  time.Time // last failed refresh; zero when none
+}
+
+// failure is a failed upstream fetch, stamped when it failed (not when it
+// started: a fetch that timed out after 30s must still back off).
+type failure struct {
+	at  time.Time
+	err error
+	// cred is the credential the upstream refused (upstream.Refused).
+	cred string
 }
 
 // persisted is the JSON kept in the store for an entry.
@@ -119,6 +140,9 @@ func New(cfg Config) *Service {
 	if cfg.ErrorBackoff <= 0 {
 		cfg.ErrorBackoff = 10 * time.Second
 	}
+	if cfg.RefreshWait == 0 {
+		cfg.RefreshWait = time.Second
+	}
 	if cfg.MaxFileSize <= 0 {
 		cfg.MaxFileSize = 4 << 30
 	}
@@ -130,9 +154,11 @@ func New(cfg Config) *Service {
 		entries:  map[entryKey]*entry{},
 		settings: map[int64]*settingsEntry{},
 		rootGen:  map[int64]uint64{},
+		failures: map[entryKey]failure{},
+		refusals: map[int64]failure{},
 		staleServed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wharf_remote_stale_served_total",
-			Help: "Pages served stale because the upstream failed (stale-if-error).",
+			Help: "Pages served stale: the upstream failed, is backing off after a failure, or is slower than the refresh wait.",
 		}, []string{"repo"}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wharf_remote_upstream_fetches_total",
@@ -375,7 +401,7 @@ func sortVersions(vs []string) {
 
 // entry returns the cached entry for a project, refreshing it from the
 // upstream when it is not fresh. stale is set when an old entry is served
-// because the refresh failed.
+// because the refresh failed, is backing off, or is still running.
 func (s *Service) entry(ctx context.Context, repo registry.Repository, set registry.RemoteSettings, name string) (*entry, bool, error) {
 	k := entryKey{repo.ID, name}
 	now := s.cfg.Now()
@@ -389,36 +415,105 @@ func (s *Service) entry(ctx context.Context, repo registry.Repository, set regis
 	if e != nil && e.fresh(set, now) {
 		return e, false, nil
 	}
-	if e != nil && !e.failedAt.IsZero() && now.Sub(e.failedAt) < s.cfg.ErrorBackoff && e.usableStale(set, now) {
-		s.staleServed.WithLabelValues(repo.Name).Inc()
-		return e, true, nil
+	if e != nil && !e.usableStale(set, now) {
+		e = nil // too old to serve, whatever happens
+	}
+	if f, ok := s.backingOff(ctx, repo, set, k, now); ok {
+		if e != nil {
+			s.staleServed.WithLabelValues(repo.Name).Inc()
+			return e, true, nil
+		}
+		return nil, false, f.err
 	}
 	// One fetch per key in the process, on a context the client cannot
-	// cancel: a disconnect must not waste the fill for everyone waiting.
+	// cancel: a disconnect must not waste the fill for everyone waiting,
+	// and a refresh outlives the request that was answered stale.
 	ch := s.group.DoChan(sfKey("page", repo.ID, name), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PageTimeout)
 		defer cancel()
-		return s.fillShared(fctx, repo, set, k)
+		ne, err := s.fillShared(fctx, repo, set, k)
+		s.noteOutcome(repo, k, err)
+		return ne, err
 	})
-	var r singleflight.Result
+	var wait <-chan time.Time
+	if e != nil {
+		if s.cfg.RefreshWait < 0 {
+			wait = closedTime
+		} else {
+			t := time.NewTimer(s.cfg.RefreshWait)
+			defer t.Stop()
+			wait = t.C
+		}
+	}
 	select {
-	case r = <-ch:
+	case r := <-ch:
+		if r.Err == nil {
+			return r.Val.(*entry), false, nil
+		}
+		if e == nil {
+			return nil, false, r.Err
+		}
+		s.log.Warn("serving a stale page: the upstream failed", "repo", repo.Name, "project", name,
+			"fetched_at", e.fetchedAt, "error", r.Err)
+	case <-wait:
+		s.log.Debug("serving a stale page while the refresh runs", "repo", repo.Name, "project", name)
 	case <-ctx.Done():
 		return nil, false, errs.E(errs.Unavailable, "remote", ctx.Err())
 	}
-	if r.Err == nil {
-		return r.Val.(*entry), false, nil
+	s.staleServed.WithLabelValues(repo.Name).Inc()
+	return e, true, nil
+}
+
+// closedTime makes a select take its stale branch at once.
+var closedTime = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
+// noteOutcome remembers a failed fetch, stamped now that it has failed,
+// or forgets the failures a success ends.
+func (s *Service) noteOutcome(repo registry.Repository, k entryKey, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.failures, k)
+		delete(s.refusals, repo.ID)
+		return
 	}
-	if e != nil && e.usableStale(set, now) {
-		ne := *e
-		ne.failedAt = now
-		s.publish(k, &ne)
-		s.staleServed.WithLabelValues(repo.Name).Inc()
-		s.log.Warn("serving a stale page: the upstream failed", "repo", repo.Name, "project", name,
-			"fetched_at", e.fetchedAt, "error", r.Err)
-		return &ne, true, nil
+	f := failure{at: s.cfg.Now(), err: err}
+	if cred, ok := upstream.Refused(err); ok {
+		f.cred = cred
+		s.refusals[repo.ID] = f
 	}
-	return nil, false, r.Err
+	if len(s.failures) >= 50000 {
+		clear(s.failures) // bounded; at worst a key is fetched again early
+	}
+	s.failures[k] = f
+}
+
+// backingOff returns the failure that keeps key k (or its whole
+// repository, when the upstream refused the credentials) from being
+// fetched at now. A refused credential stops counting as soon as the
+// repository's secret resolves to another one, so a rotation applies on
+// the next request.
+func (s *Service) backingOff(ctx context.Context, repo registry.Repository, set registry.RemoteSettings, k entryKey, now time.Time) (failure, bool) {
+	s.mu.RLock()
+	f, ok := s.refusals[repo.ID]
+	if !ok || now.Sub(f.at) >= s.cfg.ErrorBackoff {
+		f, ok = s.failures[k]
+	}
+	s.mu.RUnlock()
+	if !ok || now.Sub(f.at) >= s.cfg.ErrorBackoff || now.Before(f.at) {
+		return failure{}, false
+	}
+	if _, refused := upstream.Refused(f.err); refused {
+		cred, err := s.cfg.Upstream.CredentialID(ctx, upstream.Target{Repo: repo.Name, Settings: set})
+		if err == nil && cred != f.cred {
+			return failure{}, false
+		}
+	}
+	return f, true
 }
 
 func sfKey(what string, repo int64, name string) string {

@@ -25,11 +25,17 @@ import (
 
 // fakeUpstream serves one project "demo" as PEP 691 JSON with one wheel.
 type fakeUpstream struct {
-	srv        *httptest.Server
-	pageHits   atomic.Int64
-	fileHits   atomic.Int64
-	missHits   atomic.Int64
-	down       atomic.Bool
+	srv      *httptest.Server
+	pageHits atomic.Int64
+	fileHits atomic.Int64
+	missHits atomic.Int64
+	down     atomic.Bool
+	refuse   atomic.Bool // answer 401 to everything
+	refused  atomic.Int64
+	// onPage, when set, runs before the project page is answered (a
+	// hang, a slow failure); pageFails makes the page a 503 after it.
+	onPage     atomic.Pointer[func()]
+	pageFails  atomic.Bool
 	wheel      []byte
 	advertised string // sha256 put on the page
 	uploaded   time.Time
@@ -45,10 +51,22 @@ func newUpstream(t *testing.T, uploaded time.Time) *fakeUpstream {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
+		if u.refuse.Load() {
+			u.refused.Add(1)
+			http.Error(w, "who are you?", http.StatusUnauthorized)
+			return
+		}
 		switch r.URL.Path {
 		case "/simple/demo/":
 			u.pageHits.Add(1)
 			time.Sleep(u.delay)
+			if f := u.onPage.Load(); f != nil {
+				(*f)()
+			}
+			if u.pageFails.Load() {
+				http.Error(w, "failed", http.StatusServiceUnavailable)
+				return
+			}
 			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
 			fmt.Fprintf(w, `{"meta":{"api-version":"1.1"},"name":"demo","versions":["1.0"],"files":[{"filename":"demo-1.0-py3-none-any.whl","url":"/files/demo-1.0-py3-none-any.whl","hashes":{"sha256":%q},"requires-python":">=3.8","yanked":false,"size":%d,"upload-time":%q}]}`,
 				u.advertised, len(u.wheel), u.uploaded.UTC().Format(time.RFC3339))
@@ -110,12 +128,20 @@ func setup(t *testing.T, set registry.RemoteSettings, uploadedAgo time.Duration)
 	return f
 }
 
-func (f *fixture) newService(t *testing.T) *remote.Service {
+func (f *fixture) newService(t *testing.T) *remote.Service { return f.newServiceWith(t, nil) }
+
+// newServiceWith builds a service on the fixture's store and clock; edit
+// changes its configuration first.
+func (f *fixture) newServiceWith(t *testing.T, edit func(*remote.Config)) *remote.Service {
 	bs, err := fsblob.New(filepath.Join(f.dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return remote.New(remote.Config{Store: f.st, Blobs: bs, Upstream: upstream.New(upstream.Config{}), Now: f.clk.Now})
+	cfg := remote.Config{Store: f.st, Blobs: bs, Upstream: upstream.New(upstream.Config{}), Now: f.clk.Now}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return remote.New(cfg)
 }
 
 func TestTTLAndStale(t *testing.T) {
