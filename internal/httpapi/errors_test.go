@@ -121,3 +121,57 @@ func TestServerErrorsHideInternals(t *testing.T) {
 		})
 	}
 }
+
+// brokenIndex serves a file whose content fails after half of it.
+type brokenIndex struct {
+	failingIndex
+	unsized bool
+}
+
+type brokenContent struct {
+	*strings.Reader
+	size int64
+}
+
+func (b *brokenContent) Read(p []byte) (int, error) {
+	if b.Size()-int64(b.Len()) >= b.size/2 {
+		return 0, errs.E(errs.Upstream, "remote", errors.New("the upstream broke off"))
+	}
+	return b.Reader.Read(p[:min(len(p), 1000)])
+}
+func (b *brokenContent) Close() error { return nil }
+
+func (x brokenIndex) Open(context.Context, registry.Repository, string, string, bool) (registry.Download, error) {
+	return registry.Download{Content: &brokenContent{strings.NewReader(strings.Repeat("w", 100000)), 100000},
+		Key: strings.Repeat("a", 64), Unsized: x.unsized}, nil
+}
+
+// TestDownloadFailingMidwayIsCut: content that fails after the response
+// began ends in a cut connection, with or without a Content-Length, so the
+// client sees a failure and never a body that looks complete.
+func TestDownloadFailingMidwayIsCut(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Repos().Create(ctx, &registry.Repository{Name: "up", Kind: registry.Remote, Public: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, unsized := range []bool{false, true} {
+		api := httpapi.New(httpapi.Config{Repos: st.Repos(), Remote: brokenIndex{unsized: unsized}})
+		srv := httptest.NewServer(api.Handler())
+		t.Cleanup(srv.Close)
+		resp, err := http.Get(srv.URL + "/up/files/" + strings.Repeat("a", 64) + "/x-1.0-py3-none-any.whl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err == nil {
+			t.Errorf("unsized %v: %d, %d bytes, read error %v; want 200 and a cut connection", unsized, resp.StatusCode, len(b), err)
+		}
+	}
+}

@@ -70,8 +70,40 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		h["Cache-Control"] = []string{"private, max-age=31536000, immutable"}
 	}
-	http.ServeContent(bigCopyWriter{w, s.copyBufs}, r, "", d.ModTime, readSeekerOnly{d.Content})
+	body := &readRecorder{ReadSeeker: d.Content}
+	if d.Unsized {
+		// Still arriving from an upstream that gave no length: sent whole.
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			bigCopyWriter{w, s.copyBufs}.ReadFrom(body)
+		}
+	} else {
+		http.ServeContent(bigCopyWriter{w, s.copyBufs}, r, "", d.ModTime, body)
+	}
+	if body.err != nil {
+		// The file failed after its response began (an upstream file that
+		// broke off or failed its sha256 check): cut the connection, so
+		// the client sees a failure rather than a complete-looking body.
+		logError(s.log, r, Status(body.err), body.err)
+		panic(http.ErrAbortHandler)
+	}
 	return nil
+}
+
+// readRecorder keeps the first read error of a download's content (EOF is
+// not one) and hides every method but Read and Seek, so copies use the
+// large buffer.
+type readRecorder struct {
+	io.ReadSeeker
+	err error
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.ReadSeeker.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // Downloads are copied through user space in large chunks rather than
@@ -80,8 +112,6 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 // default copy) were slower than both (nginx is tuned the same way:
 // sendfile off, 256 KiB output buffers; docs/performance.md).
 const copyBufSize = 256 << 10
-
-type readSeekerOnly struct{ io.ReadSeeker }
 
 type bigCopyWriter struct {
 	http.ResponseWriter

@@ -42,4 +42,8 @@ type Download struct {
 	// Key is the sha256 of Content (the ETag).
 	Key     string
 	ModTime time.Time
+	// Unsized is set when Content is still arriving from an upstream that
+	// did not give its length: it cannot seek to its end, so it is sent
+	// whole, without Content-Length or ranges.
+	Unsized bool
 }

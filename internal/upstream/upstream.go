@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,10 +43,19 @@ type Config struct {
 	MaxPageSize int64
 	// MaxRedirects caps redirects per request (default 5).
 	MaxRedirects int
-	// PageTimeout bounds one page fetch (default 30s). File downloads are
-	// bounded by the caller's context and an idle timeout instead.
+	// PageTimeout bounds one index page fetch, connection to last byte
+	// (default 30s): pages are metadata, small next to files.
 	PageTimeout time.Duration
-	UserAgent   string
+	// ResponseTimeout bounds the wait for a file's response headers
+	// (default 30s).
+	ResponseTimeout time.Duration
+	// A file's body has no total deadline (a large file on a slow link
+	// must work) but must keep up MinRate bytes a second, averaged over
+	// each RateWindow (defaults 16 KiB/s over 30s): a stalled upstream is
+	// given up within a window.
+	MinRate    int64
+	RateWindow time.Duration
+	UserAgent  string
 }
 
 // Client fetches pages and files from upstream indexes.
@@ -74,6 +85,15 @@ func New(cfg Config) *Client {
 	if cfg.PageTimeout <= 0 {
 		cfg.PageTimeout = 30 * time.Second
 	}
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = 30 * time.Second
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = 16 << 10
+	}
+	if cfg.RateWindow <= 0 {
+		cfg.RateWindow = 30 * time.Second
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "wharf (pull-through cache)"
 	}
@@ -86,7 +106,7 @@ func New(cfg Config) *Client {
 			MaxIdleConnsPerHost:   16,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
+			ResponseHeaderTimeout: cfg.ResponseTimeout,
 		}
 	}
 	c := &Client{cfg: cfg}
@@ -246,10 +266,42 @@ func (c *Client) do(ctx context.Context, t Target, base *url.URL, u *url.URL, ac
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if late := lateError(ctx, t, fmt.Sprintf("upstream %s", u.Redacted()), err); late != nil {
+			return nil, cr, late
+		}
 		return nil, cr, errs.Public(errs.E(errs.Upstream, "upstream", fmt.Errorf("repository '%s': upstream %s: %w", t.Repo, u.Redacted(), unwrapURLError(err))),
 			fmt.Sprintf("the upstream of repository '%s' could not be reached; try again later", t.Repo))
 	}
 	return resp, cr, nil
+}
+
+// errDeadline is the cause of a fetch cancelled by one of the client's
+// own deadlines.
+type errDeadline struct{ what string }
+
+func (e errDeadline) Error() string { return e.what }
+
+// lateError is the error of a fetch that failed because one of its
+// deadlines passed (nil otherwise): Unavailable, so the client gets a 503
+// with Retry-After and is told the upstream was too slow. what says what
+// was being fetched, for the log.
+func lateError(ctx context.Context, t Target, what string, err error) error {
+	var d errDeadline
+	cause := context.Cause(ctx)
+	switch {
+	case errors.As(cause, &d):
+	case errors.Is(cause, context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		d = errDeadline{"deadline exceeded"}
+	default:
+		return nil
+	}
+	return errs.Public(errs.E(errs.Unavailable, "upstream", fmt.Errorf("repository '%s': %s: %s: %w", t.Repo, what, d.what, unwrapURLError(err))),
+		fmt.Sprintf("the upstream of repository '%s' did not answer in time; try again shortly", t.Repo))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func unwrapURLError(err error) error {
@@ -344,6 +396,9 @@ func (c *Client) readPage(ctx context.Context, t Target, project string) ([]byte
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxPageSize+1))
 	if err != nil {
+		if late := lateError(ctx, t, "reading "+u.Redacted(), err); late != nil {
+			return nil, false, nil, late
+		}
 		return nil, false, nil, errs.E(errs.Upstream, "upstream", fmt.Errorf("reading %s: %w", u.Redacted(), err))
 	}
 	if int64(len(body)) > c.cfg.MaxPageSize {
@@ -396,7 +451,9 @@ func (c *Client) Root(ctx context.Context, t Target) (pypi.ProjectList, error) {
 }
 
 // Open starts downloading a file from the upstream. size is -1 when the
-// upstream does not say. The caller closes the body.
+// upstream does not say. The response must start within ResponseTimeout
+// and the body keep up MinRate (see Config); past either, the fetch is
+// cancelled and fails as Unavailable. The caller closes the body.
 func (c *Client) Open(ctx context.Context, t Target, fileURL string) (body io.ReadCloser, size int64, err error) {
 	base, err := upstreamURL(t)
 	if err != nil {
@@ -406,17 +463,78 @@ func (c *Client) Open(ctx context.Context, t Target, fileURL string) (body io.Re
 	if err != nil {
 		return nil, 0, errs.E(errs.Upstream, "upstream", fmt.Errorf("bad upstream file URL: %w", err))
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	headers := time.AfterFunc(c.cfg.ResponseTimeout, func() {
+		cancel(errDeadline{fmt.Sprintf("no response within %s", c.cfg.ResponseTimeout)})
+	})
 	resp, cr, err := c.do(ctx, t, base, u, "")
+	headers.Stop()
 	if err != nil {
+		cancel(nil)
 		return nil, 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
+		cancel(nil)
 		return nil, 0, statusError(t, base, u, resp, cr)
 	}
 	size = -1
 	if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil {
 		size = n
 	}
-	return resp.Body, size, nil
+	return newPacedBody(ctx, cancel, t, u, resp.Body, c.cfg.MinRate, c.cfg.RateWindow), size, nil
+}
+
+// pacedBody is a file body that must deliver minRate bytes a second over
+// each window, or its request is cancelled: the minimum-rate deadline of
+// a body transfer, which lets a large file on a slow link through and
+// gives up on a stalled one.
+type pacedBody struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	t      Target
+	u      *url.URL
+	body   io.ReadCloser
+	n      atomic.Int64 // bytes read
+	timer  *time.Timer
+}
+
+func newPacedBody(ctx context.Context, cancel context.CancelCauseFunc, t Target, u *url.URL, body io.ReadCloser, minRate int64, window time.Duration) *pacedBody {
+	b := &pacedBody{ctx: ctx, cancel: cancel, t: t, u: u, body: body}
+	need := minRate * int64(window/time.Millisecond) / 1000
+	var last int64
+	var check func()
+	check = func() {
+		n := b.n.Load()
+		if n-last < need {
+			cancel(errDeadline{fmt.Sprintf("the transfer fell below %d bytes/s over %s (%d bytes)", minRate, window, n-last)})
+			return
+		}
+		last = n
+		b.timer.Reset(window)
+	}
+	// Armed only once b.timer is set, which check uses.
+	b.timer = time.AfterFunc(time.Duration(math.MaxInt64), check)
+	b.timer.Reset(window)
+	return b
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	b.n.Add(int64(n))
+	if err != nil && err != io.EOF {
+		if late := lateError(b.ctx, b.t, "downloading "+b.u.Redacted(), err); late != nil {
+			return n, late
+		}
+		return n, errs.Public(errs.E(errs.Upstream, "upstream", fmt.Errorf("repository '%s': downloading %s: %w", b.t.Repo, b.u.Redacted(), err)),
+			fmt.Sprintf("the upstream of repository '%s' broke off the download; try again later", b.t.Repo))
+	}
+	return n, err
+}
+
+func (b *pacedBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
 }

@@ -44,9 +44,14 @@ type Config struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	Metrics  prometheus.Registerer
-	// PageTimeout bounds a page fill, FileTimeout a file fill; both run on
-	// a context detached from the client (default 30s and 30m).
-	PageTimeout, FileTimeout time.Duration
+	// PageTimeout bounds a page fill, run on a context detached from the
+	// client (default 30s). A file fill has no fixed total: the upstream
+	// client's response deadline and minimum transfer rate bound it.
+	PageTimeout time.Duration
+	// SpoolDir holds the spool files through which clients read a file
+	// while it is first fetched (os.TempDir() when empty). They are
+	// unlinked at creation, so a crash leaves nothing behind.
+	SpoolDir string
 	// ErrorBackoff is how long after a failed fetch the upstream is not
 	// asked again for the same page (default 10s): the stale page is
 	// served, or the failure answered again when there is none, so a dead
@@ -83,6 +88,8 @@ type Service struct {
 	// refusals the repositories whose credentials the upstream refused.
 	failures map[entryKey]failure
 	refusals map[int64]failure
+	// fills are the files being fetched from upstreams, by blob key.
+	fills map[string]*fill
 
 	staleServed *prometheus.CounterVec
 	fetches     *prometheus.CounterVec
@@ -134,9 +141,6 @@ func New(cfg Config) *Service {
 	if cfg.PageTimeout <= 0 {
 		cfg.PageTimeout = 30 * time.Second
 	}
-	if cfg.FileTimeout <= 0 {
-		cfg.FileTimeout = 30 * time.Minute
-	}
 	if cfg.ErrorBackoff <= 0 {
 		cfg.ErrorBackoff = 10 * time.Second
 	}
@@ -156,6 +160,7 @@ func New(cfg Config) *Service {
 		rootGen:  map[int64]uint64{},
 		failures: map[entryKey]failure{},
 		refusals: map[int64]failure{},
+		fills:    map[string]*fill{},
 		staleServed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wharf_remote_stale_served_total",
 			Help: "Pages served stale: the upstream failed, is backing off after a failure, or is slower than the refresh wait.",

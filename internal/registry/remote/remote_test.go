@@ -34,12 +34,14 @@ type fakeUpstream struct {
 	refused  atomic.Int64
 	// onPage, when set, runs before the project page is answered (a
 	// hang, a slow failure); pageFails makes the page a 503 after it.
-	onPage     atomic.Pointer[func()]
-	pageFails  atomic.Bool
-	wheel      []byte
-	advertised string // sha256 put on the page
-	uploaded   time.Time
-	delay      time.Duration
+	onPage    atomic.Pointer[func()]
+	pageFails atomic.Bool
+	// fileHandler, when set, answers the wheel's URL instead.
+	fileHandler atomic.Pointer[http.HandlerFunc]
+	wheel       []byte
+	advertised  string // sha256 put on the page
+	uploaded    time.Time
+	delay       time.Duration
 }
 
 func newUpstream(t *testing.T, uploaded time.Time) *fakeUpstream {
@@ -72,6 +74,10 @@ func newUpstream(t *testing.T, uploaded time.Time) *fakeUpstream {
 				u.advertised, len(u.wheel), u.uploaded.UTC().Format(time.RFC3339))
 		case "/files/demo-1.0-py3-none-any.whl":
 			u.fileHits.Add(1)
+			if h := u.fileHandler.Load(); h != nil {
+				(*h)(w, r)
+				return
+			}
 			w.Write(u.wheel)
 		default:
 			u.missHits.Add(1)
