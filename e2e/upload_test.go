@@ -134,13 +134,19 @@ func makeWheel(t *testing.T, project, version string) []byte {
 // makeWheelMeta is makeWheel with extra METADATA header lines.
 func makeWheelMeta(t *testing.T, project, version, extraMeta string) []byte {
 	t.Helper()
+	return makeWheelFiles(t, project, version, extraMeta, nil)
+}
+
+// makeWheelFiles is makeWheelMeta with extra files (name, content).
+func makeWheelFiles(t *testing.T, project, version, extraMeta string, extra [][2]string) []byte {
+	t.Helper()
 	mod := modName(project)
 	info := mod + "-" + version + ".dist-info/"
-	files := [][2]string{
+	files := append([][2]string{
 		{mod + "/__init__.py", fmt.Sprintf("__version__ = %q\n", version)},
 		{info + "METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: wharf e2e crafted upload\n%s", project, version, extraMeta)},
 		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: wharf-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-	}
+	}, extra...)
 	var record strings.Builder
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

@@ -47,6 +47,27 @@ type Config struct {
 	OIDC         OIDC         `yaml:"oidc"`
 	Tokens       Tokens       `yaml:"tokens"`
 	Secrets      Secrets      `yaml:"secrets"`
+	Upstream     Upstream     `yaml:"upstream"`
+}
+
+// Upstream bounds the calls remote repositories make to their upstream
+// indexes (docs/deployment.md, "Deadlines").
+type Upstream struct {
+	// Timeout bounds a whole index page fetch and the wait for a file's
+	// response, and is the window over which a file transfer must keep
+	// MinRate.
+	Timeout time.Duration `yaml:"timeout"`
+	// MinRate, per second, is the slowest file transfer from an upstream
+	// that is not abandoned: a fixed total would fail large files on slow
+	// links.
+	MinRate Size `yaml:"min_rate"`
+	// RefreshWait is how long a request for a page past its TTL waits for
+	// the upstream before it is answered from the stale copy while the
+	// refresh goes on in the background.
+	RefreshWait time.Duration `yaml:"refresh_wait"`
+	// ErrorBackoff is how long a failed fetch is not retried: its page is
+	// served stale or its failure answered again.
+	ErrorBackoff time.Duration `yaml:"error_backoff"`
 }
 
 // Database selects the metadata store.
@@ -296,6 +317,10 @@ const (
 	DefaultDatabaseLockWait = time.Minute
 	DefaultS3Timeout        = 10 * time.Second
 	DefaultS3MinRate        = Size(64 << 10)
+	DefaultUpstreamTimeout  = 30 * time.Second
+	DefaultUpstreamMinRate  = Size(16 << 10)
+	DefaultRefreshWait      = time.Second
+	DefaultErrorBackoff     = 10 * time.Second
 )
 
 // DefaultAudience is the OIDC audience when none is configured: "wharf:"
@@ -365,6 +390,18 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.HTTP.BodyTimeout == 0 {
 		c.HTTP.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.Upstream.Timeout == 0 {
+		c.Upstream.Timeout = DefaultUpstreamTimeout
+	}
+	if c.Upstream.MinRate == 0 {
+		c.Upstream.MinRate = DefaultUpstreamMinRate
+	}
+	if c.Upstream.RefreshWait == 0 {
+		c.Upstream.RefreshWait = DefaultRefreshWait
+	}
+	if c.Upstream.ErrorBackoff == 0 {
+		c.Upstream.ErrorBackoff = DefaultErrorBackoff
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

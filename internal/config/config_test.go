@@ -67,7 +67,8 @@ func TestExampleLoads(t *testing.T) {
 			{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"},
 			{Name: "gitlab", URL: "https://gitlab.com", Kind: "gitlab"},
 		}},
-		Tokens: Tokens{OIDCTTL: 15 * time.Minute},
+		Tokens:   Tokens{OIDCTTL: 15 * time.Minute},
+		Upstream: Upstream{Timeout: 20 * time.Second, MinRate: 32 << 10, RefreshWait: 2 * time.Second, ErrorBackoff: 15 * time.Second},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("example config (-want +got):\n%s", diff)
@@ -93,6 +94,7 @@ func TestMinimalAndDefault(t *testing.T) {
 		Log:      Log{Level: "info", Format: "text"},
 		OIDC:     OIDC{Audience: "wharf"},
 		Tokens:   Tokens{OIDCTTL: DefaultOIDCTTL},
+		Upstream: Upstream{Timeout: DefaultUpstreamTimeout, MinRate: DefaultUpstreamMinRate, RefreshWait: DefaultRefreshWait, ErrorBackoff: DefaultErrorBackoff},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("minimal config (-want +got):\n%s", diff)

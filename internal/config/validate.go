@@ -80,6 +80,13 @@ func (c *Config) Validate() error {
 		v.enum("blobs.driver", c.Blobs.Driver, "fs", "s3")
 	}
 
+	v.deadline("upstream.timeout", c.Upstream.Timeout)
+	v.deadline("upstream.refresh_wait", c.Upstream.RefreshWait)
+	v.deadline("upstream.error_backoff", c.Upstream.ErrorBackoff)
+	if c.Upstream.MinRate < 0 {
+		v.add("upstream.min_rate", "must be a positive size per second such as 16KiB")
+	}
+
 	switch {
 	case c.TLS.SelfSigned && (c.TLS.CertFile != "" || c.TLS.KeyFile != ""):
 		v.add("tls.self_signed", "cannot be combined with tls.cert_file and tls.key_file")

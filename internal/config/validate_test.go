@@ -47,6 +47,9 @@ func TestValidate(t *testing.T) {
 		{"database deadlines ok", func(c *Config) { c.Database.Timeout = 2 * time.Second; c.Database.LockWait = 5 * time.Minute }, nil},
 		{"database timeout too short", func(c *Config) { c.Database.Timeout = time.Millisecond }, []string{"database.timeout: must be a duration between 100ms and 1h"}},
 		{"database lock wait negative", func(c *Config) { c.Database.LockWait = -time.Second }, []string{"database.lock_wait: must be a duration"}},
+		{"upstream deadlines out of range", func(c *Config) {
+			c.Upstream.Timeout, c.Upstream.RefreshWait, c.Upstream.ErrorBackoff, c.Upstream.MinRate = 2*time.Hour, time.Millisecond, -time.Second, -1
+		}, []string{"upstream.timeout: must be a duration", "upstream.refresh_wait: must be a duration", "upstream.error_backoff: must be a duration", "upstream.min_rate: must be a positive size"}},
 		{"s3 deadlines", func(c *Config) {
 			c.Blobs = Blobs{Driver: "s3", S3: S3{Bucket: "b", Timeout: 2 * time.Hour, MinRate: -1}}
 		}, []string{"blobs.s3.timeout: must be a duration between 100ms and 1h", "blobs.s3.min_rate: must be a positive size"}},

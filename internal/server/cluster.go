@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/blob/s3blob"
@@ -71,13 +69,7 @@ func (c *clusterState) loops() []func(context.Context) error {
 // the system's temporary directory.
 func openS3(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	c := cfg.Blobs.S3
-	tmp := ""
-	if cfg.DataDir != "" {
-		dir := filepath.Join(cfg.DataDir, "tmp")
-		if err := os.MkdirAll(dir, 0o700); err == nil {
-			tmp = dir
-		}
-	}
+	tmp := dataTmpDir(cfg)
 	bs, err := s3blob.New(ctx, s3blob.Config{
 		Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region, Endpoint: c.Endpoint, PathStyle: c.PathStyle,
 		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey.Value(), TempDir: tmp,

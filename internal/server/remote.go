@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/registry"
@@ -50,10 +52,14 @@ func (s *Server) declareSettings(ctx context.Context, r config.Repository) error
 // repo resolves repositories through the HTTP layer's cache.
 func (s *Server) newRemoteServices(repo func(ctx context.Context, name string) (registry.Repository, error)) {
 	// The one secret store of the server, opened at start (server.New).
-	client := upstream.New(upstream.Config{Secrets: s.Secrets})
+	up := s.cfg.Upstream
+	client := upstream.New(upstream.Config{Secrets: s.Secrets,
+		PageTimeout: up.Timeout, ResponseTimeout: up.Timeout, RateWindow: up.Timeout, MinRate: int64(up.MinRate)})
 	s.Remote = remote.New(remote.Config{
 		Store: s.Store, Blobs: s.Blobs, Upstream: client, Logger: s.log, Metrics: s.reg,
 		MaxFileSize: int64(s.cfg.Upload.MaxFileSize) * 4,
+		PageTimeout: up.Timeout, RefreshWait: up.RefreshWait, ErrorBackoff: up.ErrorBackoff,
+		SpoolDir: dataTmpDir(s.cfg),
 	})
 	s.Virtual = virtual.New(virtual.Config{
 		Store: s.Store, Repo: repo,
@@ -77,4 +83,19 @@ func (s *Server) newRemoteServices(repo func(ctx context.Context, name string) (
 func (s *Server) forgetSettings(repoID int64) {
 	s.Remote.Forget(repoID)
 	s.Virtual.Forget(repoID)
+}
+
+// dataTmpDir is the data directory's tmp/, where upload spools (S3) and
+// remote file fills go: on the disk wharf was given, where the system's
+// temporary directory may be memory. "" (the system's) when it cannot be
+// created.
+func dataTmpDir(cfg *config.Config) string {
+	if cfg.DataDir == "" {
+		return ""
+	}
+	dir := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ""
+	}
+	return dir
 }
