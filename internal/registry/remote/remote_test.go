@@ -283,7 +283,12 @@ func TestHashMismatchRefused(t *testing.T) {
 	if _, _, err := f.svc.Project(ctx, f.repo, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.svc.Open(ctx, f.repo, f.up.advertised, "demo-1.0-py3-none-any.whl", false)
+	// Refused when Open is answered, or while the content streams.
+	d, err := f.svc.Open(ctx, f.repo, f.up.advertised, "demo-1.0-py3-none-any.whl", false)
+	if err == nil {
+		_, err = io.ReadAll(d.Content)
+		d.Content.Close()
+	}
 	if errs.KindOf(err) != errs.Upstream {
 		t.Fatalf("err = %v, want a refused upstream file", err)
 	}
