@@ -69,6 +69,11 @@ func TestMigrateEmbeddedToPostgresS3(t *testing.T) {
 	if !strings.Contains(r.stderr, "key-encryption key") || !strings.Contains(r.stderr, filepath.Join(old.data, "kek")) {
 		t.Errorf("migrate without the KEK: %s", r.output())
 	}
+	// ... before anything was written: no schema in the target database.
+	var tables int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", schema).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("the refused migrate left %d tables in the target (%v)", tables, err)
+	}
 	body = backendsConfig(dir, pg+sep+"search_path="+schema, schema, s3, filepath.Join(old.data, "kek"))
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/migrate"
 	"github.com/wharf-dev/wharf/internal/secrets"
@@ -26,7 +27,7 @@ func newMigrateCmd(env Env) *cobra.Command {
 		Short: "Copy an installation to other backends (SQLite + files to PostgreSQL + S3)",
 		Long: `migrate copies everything an installation stores to the database and blob
 store of another configuration: repositories and their settings, projects,
-files (every blob re-hashed on the way), tombstones, tokens (as hashes),
+files (the blobs rows reference, each re-hashed on the way), tombstones, tokens (as hashes),
 publishers, trust policies, secrets (as ciphertexts), the remote cache and
 the audit log. It then checks the copy: rows counted per table and every
 blob in the target re-read and hashed.
@@ -41,7 +42,7 @@ refused, unless --force (which keeps that data).
 
 Secrets are copied sealed: the target must be configured with the same
 key-encryption key (secrets.kek_file; the embedded default keeps it in
-<data_dir>/kek), or the copy is refused.`,
+<data_dir>/kek), or the copy is refused before anything is written.`,
 		Example: `  wharf migrate --from-data ./wharf-data --to-config /etc/wharf/wharf.yaml --dry-run
   wharf migrate --from-data ./wharf-data --to-config /etc/wharf/wharf.yaml
   # at the cut-over, with the old server stopped:
@@ -76,14 +77,30 @@ key-encryption key (secrets.kek_file; the embedded default keeps it in
 				return fmt.Errorf("source: %w", err)
 			}
 			defer from.Close()
-			to, toBlobs, err := server.OpenStores(ctx, dst)
+			// Everything that can refuse is checked before the target is
+			// opened: opening its database creates the schema.
+			if err := checkKEK(cmd, from, src, dst); err != nil {
+				return err
+			}
+			toBlobs, err := server.OpenBlobs(ctx, dst)
+			if err != nil {
+				return fmt.Errorf("target: %w", err)
+			}
+			if p, ok := toBlobs.(blob.Pinger); ok {
+				if err := p.Ping(ctx); err != nil {
+					return fmt.Errorf("target: the object store does not answer: %w", err)
+				}
+			}
+			if dst.Database.Driver == "sqlite" {
+				if err := os.MkdirAll(dst.DataDir, 0o700); err != nil {
+					return fmt.Errorf("target: %w", err)
+				}
+			}
+			to, err := server.OpenDatabase(ctx, dst)
 			if err != nil {
 				return fmt.Errorf("target: %w", err)
 			}
 			defer to.Close()
-			if err := checkKEK(cmd, from, src, dst); err != nil {
-				return err
-			}
 			rep, err := migrate.Run(ctx, migrate.Config{
 				From: from, To: to, FromBlobs: fromBlobs, ToBlobs: toBlobs,
 				DryRun: dryRun, Force: force, Prune: prune, Progress: env.Stderr,

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"strings"
 	"sync"
@@ -66,7 +67,7 @@ type TableReport struct {
 
 // BlobReport is what happened to the blobs.
 type BlobReport struct {
-	Source   int64 // blobs listed in the source store
+	Source   int64 // blobs a row references, found in the source store (the only ones copied)
 	Copied   int64
 	Present  int64 // already in the target with the same size
 	Bytes    int64 // copied bytes
@@ -167,6 +168,7 @@ func (m *run) do(ctx context.Context) error {
 	// holding other data before anything is written.
 	m.rep.Tables = make([]TableReport, len(tables))
 	referenced := map[string]string{} // blob key → where it is used
+	cached := map[string]bool{}       // blobs of the remote cache: copied when the source has them
 	var foreign []string
 	// present: the hashes of the target rows the source also has; target
 	// keeps the others.
@@ -191,7 +193,7 @@ func (m *run) do(ctx context.Context) error {
 				present[i][k] = tg.hash
 				delete(target[i], k)
 			}
-			noteBlobs(t, r, referenced)
+			noteBlobs(t, r, referenced, cached)
 			return nil
 		})
 		if err != nil {
@@ -217,7 +219,12 @@ func (m *run) do(ctx context.Context) error {
 			tr.Table, tr.Source, tr.Inserted, tr.Updated, tr.Unchanged, tr.Foreign, onlyTarget)
 	}
 	// 3. Blobs first, so no copied row ever names a blob the target lacks.
-	if err := m.copyBlobs(ctx); err != nil {
+	// Only blobs a row references: the objects of deleted files, which the
+	// source's sweep has not reached yet, would be orphans in the target.
+	for k := range referenced {
+		delete(cached, k)
+	}
+	if err := m.copyBlobs(ctx, referenced, cached); err != nil {
 		return err
 	}
 	for k, where := range referenced {
@@ -334,8 +341,9 @@ func (m *run) prune(ctx context.Context, table string, tr *TableReport, absent m
 	return nil
 }
 
-// noteBlobs records the blob keys a row references.
-func noteBlobs(t store.Table, r []any, into map[string]string) {
+// noteBlobs records the blob keys a row references: a file's in into, a
+// remote-cache entry's in cached.
+func noteBlobs(t store.Table, r []any, into map[string]string, cached map[string]bool) {
 	if t.Name != "files" && t.Name != "remote_files" {
 		return
 	}
@@ -347,6 +355,7 @@ func noteBlobs(t store.Table, r []any, into map[string]string) {
 			if t.Name == "remote_files" {
 				// A remote file is in the blob store only once it was
 				// downloaded through wharf; the map row comes first.
+				cached[k] = true
 				continue
 			}
 			into[k] = fmt.Sprintf("%s %s of %v", t.Name, c, r[0])
@@ -354,8 +363,10 @@ func noteBlobs(t store.Table, r []any, into map[string]string) {
 	}
 }
 
-// copyBlobs copies every source blob the target lacks, re-hashing it.
-func (m *run) copyBlobs(ctx context.Context) error {
+// copyBlobs copies the referenced source blobs the target lacks,
+// re-hashing each; a referenced blob missing from the source is reported
+// by the caller, a cached one the source never fetched is skipped.
+func (m *run) copyBlobs(ctx context.Context, referenced map[string]string, cached map[string]bool) error {
 	g, gctx := errgroup.WithContext(ctx)
 	keys := make(chan blob.Info)
 	br := &m.rep.Blobs
@@ -389,9 +400,13 @@ func (m *run) copyBlobs(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		defer close(keys)
-		for in, err := range m.cfg.FromBlobs.List(gctx) {
+		for k := range keysOf(referenced, cached) {
+			in, err := m.cfg.FromBlobs.Stat(gctx, k)
+			if errors.Is(err, blob.ErrNotFound) {
+				continue
+			}
 			if err != nil {
-				return fmt.Errorf("listing source blobs: %w", err)
+				return fmt.Errorf("source blob %s: %w", k, err)
 			}
 			listed.Add(1)
 			select {
@@ -411,6 +426,22 @@ func (m *run) copyBlobs(ctx context.Context) error {
 	m.printf("blobs: %d in the source, %d %s (%.1f MB), %d already there (%s)",
 		br.Source, br.Copied, verb, float64(br.Bytes)/1e6, br.Present, m.cfg.Now().Sub(start).Round(time.Millisecond))
 	return err
+}
+
+// keysOf yields the keys of both maps.
+func keysOf(referenced map[string]string, cached map[string]bool) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for k := range referenced {
+			if !yield(k) {
+				return
+			}
+		}
+		for k := range cached {
+			if !yield(k) {
+				return
+			}
+		}
+	}
 }
 
 // copyBlob streams one blob into the target. A blob whose bytes do not

@@ -70,12 +70,32 @@ func OpenStores(ctx context.Context, cfg *config.Config) (store.Store, blob.Stor
 			return nil, nil, fmt.Errorf("creating data directory %s: %w", cfg.DataDir, err)
 		}
 	}
+	st, err := OpenDatabase(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	bs, err := OpenBlobs(ctx, cfg)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, bs, nil
+}
+
+// OpenDatabase opens the metadata store, applying pending migrations.
+func OpenDatabase(ctx context.Context, cfg *config.Config) (*sqlstore.Store, error) {
 	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value(),
 		Timeout: cfg.Database.Timeout, LockWait: cfg.Database.LockWait})
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening %s database: %w", cfg.Database.Driver, err)
+		return nil, fmt.Errorf("opening %s database: %w", cfg.Database.Driver, err)
 	}
+	return st, nil
+}
+
+// OpenBlobs opens the blob store; an S3 store is not contacted.
+func OpenBlobs(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	var bs blob.Store
+	var err error
 	switch cfg.Blobs.Driver {
 	case "fs":
 		bs, err = fsblob.New(cfg.Blobs.Dir)
@@ -85,10 +105,9 @@ func OpenStores(ctx context.Context, cfg *config.Config) (store.Store, blob.Stor
 		err = fmt.Errorf("blob driver %q is not supported yet", cfg.Blobs.Driver)
 	}
 	if err != nil {
-		st.Close()
-		return nil, nil, fmt.Errorf("opening blob store: %w", err)
+		return nil, fmt.Errorf("opening blob store: %w", err)
 	}
-	return st, bs, nil
+	return bs, nil
 }
 
 // Options are what a server needs beyond its configuration file.
