@@ -27,6 +27,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/registry/catalog"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
+	"github.com/wharf-dev/wharf/internal/registry/repos"
 	"github.com/wharf-dev/wharf/internal/store"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	Catalog *catalog.Service
 	Auth    *auth.Service
 	Logger  *slog.Logger
+	// Repos writes repositories (the one write path every writer shares);
+	// nil builds one over Store that tells RepoChanged and SettingsChanged.
+	Repos *repos.Service
 	// RepoChanged is told when a repository's settings change or it is
 	// deleted, so caches elsewhere (the PyPI API's) forget it.
 	RepoChanged func(name string)
@@ -59,6 +63,7 @@ type API struct {
 	store       store.Store
 	hosted      *hosted.Service
 	catalog     *catalog.Service
+	repos       *repos.Service
 	auth        *auth.Service
 	log         *slog.Logger
 	repoChanged func(string)
@@ -71,7 +76,7 @@ type API struct {
 // New builds the API and its routes.
 func New(cfg Config) *API {
 	a := &API{
-		store: cfg.Store, hosted: cfg.Hosted, catalog: cfg.Catalog, auth: cfg.Auth, log: cfg.Logger,
+		store: cfg.Store, hosted: cfg.Hosted, catalog: cfg.Catalog, repos: cfg.Repos, auth: cfg.Auth, log: cfg.Logger,
 		repoChanged: cfg.RepoChanged, settingsChg: cfg.SettingsChanged, now: cfg.Now, issuers: cfg.Issuers, mux: http.NewServeMux(),
 	}
 	if a.log == nil {
@@ -85,6 +90,9 @@ func New(cfg Config) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.repos == nil {
+		a.repos = repos.New(repos.Config{Store: cfg.Store, Logger: a.log, Now: a.now, Changed: a.changed})
 	}
 	if a.catalog == nil {
 		a.catalog = catalog.New(catalog.Config{Store: cfg.Store, Now: a.now})

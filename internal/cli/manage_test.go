@@ -293,7 +293,8 @@ func TestYankDeleteAndAudit(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
 		actions = append(actions, strings.Fields(l)[3])
 	}
-	want := []string{"project.delete", "file.delete", "release.unyank", "release.yank"}
+	// The first start created local as the admin API would: audited.
+	want := []string{"project.delete", "file.delete", "release.unyank", "release.yank", "repo.create"}
 	if diff := cmp.Diff(want, actions); diff != "" {
 		t.Errorf("audit actions (-want +got):\n%s\n%s", diff, r.stdout)
 	}

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -25,27 +23,6 @@ func defaultRepos() []config.Repository {
 		{Name: "all", Kind: registry.Virtual, Description: "local, then PyPI",
 			Virtual: &registry.VirtualSettings{Members: []string{"local", "pypi"}, UploadTo: "local"}},
 	}
-}
-
-// declareSettings stores the settings a repository entry of the
-// configuration declares; the file wins over earlier API changes, as for
-// every declared object.
-func (s *Server) declareSettings(ctx context.Context, r config.Repository) error {
-	if r.Remote == nil && r.Virtual == nil {
-		return nil
-	}
-	repo, err := s.Store.Repos().Get(ctx, r.Name)
-	if err != nil {
-		return err
-	}
-	if repo.Kind != r.Kind {
-		return fmt.Errorf("repository %s is %s in the database but declared %s", r.Name, repo.Kind, r.Kind)
-	}
-	b, err := json.Marshal(registry.RepoSettings{Remote: r.Remote, Virtual: r.Virtual})
-	if err != nil {
-		return err
-	}
-	return s.Store.Remote().PutSettings(ctx, repo.ID, b)
 }
 
 // newRemoteServices builds the remote and virtual repository services.
@@ -77,12 +54,23 @@ func (s *Server) newRemoteServices(repo func(ctx context.Context, name string) (
 	})
 }
 
-// forgetSettings drops the remote and virtual services' cached settings of
-// a repository the admin API changed, so the change applies at once rather
-// than after their settings TTL.
-func (s *Server) forgetSettings(repoID int64) {
-	s.Remote.Forget(repoID)
-	s.Virtual.Forget(repoID)
+// repoChanged tells the caches keyed on a repository (the HTTP layer's
+// repository cache, the remote and virtual services' settings, the hosted
+// page cache) that a repository was created, changed or deleted. Before
+// they exist (declarations at start) there is nothing to forget.
+func (s *Server) repoChanged(r registry.Repository) {
+	if s.api != nil {
+		s.api.ForgetRepo(r.Name)
+	}
+	if s.Remote != nil {
+		s.Remote.Forget(r.ID)
+	}
+	if s.Virtual != nil {
+		s.Virtual.Forget(r.ID)
+	}
+	if s.Hosted != nil {
+		s.Hosted.Changed(r.ID)
+	}
 }
 
 // dataTmpDir is the data directory's tmp/, where upload spools (S3) and

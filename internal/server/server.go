@@ -31,6 +31,7 @@ import (
 	"github.com/wharf-dev/wharf/internal/registry/catalog"
 	"github.com/wharf-dev/wharf/internal/registry/hosted"
 	"github.com/wharf-dev/wharf/internal/registry/remote"
+	"github.com/wharf-dev/wharf/internal/registry/repos"
 	"github.com/wharf-dev/wharf/internal/registry/virtual"
 	"github.com/wharf-dev/wharf/internal/secrets"
 	"github.com/wharf-dev/wharf/internal/store"
@@ -50,6 +51,8 @@ type Server struct {
 	Catalog *catalog.Service
 	Remote  *remote.Service
 	Virtual *virtual.Service
+	// Repos writes repositories, for the admin API and the declarations.
+	Repos   *repos.Service
 	api     *httpapi.Server
 	handler http.Handler
 	// Exchanger runs trusted publishing; nil when no issuer is configured.
@@ -147,6 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s.cluster = newCluster(cfg, st, bs, log)
 	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize), Shared: s.cluster.shared()})
 	s.Catalog = catalog.New(catalog.Config{Store: st})
+	s.Repos = repos.New(repos.Config{Store: st, Logger: log, Changed: s.repoChanged})
 	if s.Secrets, err = newSecrets(cfg, st, log); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
@@ -172,7 +176,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	})
 	admin := adminapi.New(adminapi.Config{
 		Store: st, Hosted: s.Hosted, Catalog: s.Catalog, Auth: s.Auth, Logger: log,
-		RepoChanged: s.api.ForgetRepo, SettingsChanged: s.forgetSettings, Issuers: s.issuers(),
+		Repos: s.Repos, Issuers: s.issuers(),
 	})
 	admin.MountSecrets(s.Secrets)
 	policySvc := s.policyService()
@@ -228,27 +232,23 @@ func (s *Server) underDeclarationLock(ctx context.Context, fn func(context.Conte
 // bootstrap creates what a new installation needs and what the
 // configuration declares.
 func (s *Server) bootstrap(ctx context.Context) error {
-	repos, err := s.Store.Repos().List(ctx)
+	existing, err := s.Store.Repos().List(ctx)
 	if err != nil {
 		return err
 	}
-	fresh := len(repos) == 0
-	want := s.cfg.Repositories
+	fresh := len(existing) == 0
+	want, actor := s.cfg.Repositories, repos.ActorConfig
 	if fresh && len(want) == 0 {
-		want = defaultRepos()
+		want, actor = defaultRepos(), repos.ActorBootstrap
 	}
 	for _, r := range want {
-		repo := registry.Repository{Name: r.Name, Kind: r.Kind, Public: r.IsPublic(), Description: r.Description}
-		err := s.Store.Repos().Create(ctx, &repo)
-		switch {
-		case errors.Is(err, store.ErrExists):
-		case err != nil:
-			return fmt.Errorf("creating repository %s: %w", r.Name, err)
-		default:
-			s.log.Info("repository created", "repo", r.Name, "kind", r.Kind, "public", repo.Public)
-		}
-		if err := s.declareSettings(ctx, r); err != nil {
-			return fmt.Errorf("settings of repository %s: %w", r.Name, err)
+		// The same write path as the admin API's: a declared repository
+		// is validated, audited and stored exactly as one created there.
+		err := s.Repos.Declare(ctx, actor, repos.Spec{
+			Name: r.Name, Kind: r.Kind, Public: r.IsPublic(), Description: r.Description, Remote: r.Remote, Virtual: r.Virtual,
+		})
+		if err != nil {
+			return fmt.Errorf("repository %s: %w", r.Name, err)
 		}
 	}
 	if err := s.declarePublishers(ctx); err != nil {
