@@ -32,6 +32,20 @@ func (f failingIndex) Open(context.Context, registry.Repository, string, string,
 	return registry.Download{}, f.err
 }
 
+// remoteRepoStore is a store holding one public remote repository, "up".
+func remoteRepoStore(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Repos().Create(t.Context(), &registry.Repository{Name: "up", Kind: registry.Remote, Public: true}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // TestServerErrorsHideInternals: the detail of a 5xx (upstream addresses,
 // dial errors, SDK text naming endpoint, bucket and key, server paths)
 // reaches only server administrators; everyone else gets the kind's stable
@@ -39,14 +53,7 @@ func (f failingIndex) Open(context.Context, registry.Repository, string, string,
 func TestServerErrorsHideInternals(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Repos().Create(ctx, &registry.Repository{Name: "up", Kind: registry.Remote, Public: true}); err != nil {
-		t.Fatal(err)
-	}
+	st := remoteRepoStore(t)
 	au := auth.New(auth.Config{Tokens: st.Tokens()})
 	mint := func(sc registry.Scope) string {
 		s, _, err := au.Mint(ctx, auth.MintRequest{Scope: sc})
@@ -151,15 +158,7 @@ func (x brokenIndex) Open(context.Context, registry.Repository, string, string, 
 // client sees a failure and never a body that looks complete.
 func TestDownloadFailingMidwayIsCut(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Repos().Create(ctx, &registry.Repository{Name: "up", Kind: registry.Remote, Public: true}); err != nil {
-		t.Fatal(err)
-	}
+	st := remoteRepoStore(t)
 	for _, unsized := range []bool{false, true} {
 		api := httpapi.New(httpapi.Config{Repos: st.Repos(), Remote: brokenIndex{unsized: unsized}})
 		srv := httptest.NewServer(api.Handler())

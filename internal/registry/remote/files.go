@@ -172,7 +172,7 @@ func (s *Service) fetchFile(ctx context.Context, repo registry.Repository, set r
 	defer tmp.Abort()
 	spool, err := os.CreateTemp(s.cfg.SpoolDir, "wharf-fill-*")
 	if err != nil {
-		return errs.E(errs.Unavailable, "remote", fmt.Errorf("spool file: %w", err))
+		return blob.DiskError(errs.Unavailable, "remote", fmt.Errorf("spool file: %w", err))
 	}
 	// Unlinked at once: the descriptor keeps the data while clients read
 	// it, and a crash leaves nothing behind.
@@ -187,7 +187,7 @@ func (s *Service) fetchFile(ctx context.Context, repo registry.Repository, set r
 				return errs.Errorf(errs.Upstream, "remote", "upstream file '%s' is over the %d-byte limit", filename, s.cfg.MaxFileSize)
 			}
 			if _, err := spool.WriteAt(buf[:m], n); err != nil {
-				return errs.E(errs.Unavailable, "remote", fmt.Errorf("spool file: %w", err))
+				return blob.DiskError(errs.Unavailable, "remote", fmt.Errorf("spool file: %w", err))
 			}
 			if _, err := tmp.Write(buf[:m]); err != nil {
 				return err
