@@ -193,8 +193,12 @@ func (s *Server) readForm(r *http.Request, u *hosted.Upload) error {
 		if formBytes += len(b); formBytes > maxFormBytes {
 			return errs.Errorf(errs.TooLarge, "httpapi", "The upload form's fields are larger than %s in total.", registry.FormatBytes(maxFormBytes))
 		}
-		if name == "gpg_signature" || name == "attestations" {
-			continue // accepted and ignored, as signatures are not served
+		switch name {
+		case "gpg_signature":
+			continue // accepted and ignored: PyPI no longer serves signatures
+		case "attestations":
+			u.Attestations = b // checked and kept with the file by hosted
+			continue
 		}
 		u.Fields[name] = append(u.Fields[name], string(b))
 	}

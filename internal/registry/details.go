@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/wharf-dev/wharf/internal/pypi"
@@ -70,7 +71,16 @@ type Provenance struct {
 	// Remote caches: the upstream URL and when it was fetched.
 	Upstream  string    `json:"upstream,omitempty"`
 	FetchedAt time.Time `json:"fetched_at,omitzero"`
+	// Attestations are the PEP 740 attestations uploaded with the file (uv
+	// and twine --attestations send them), kept as sent so that a later
+	// verification has them; AttestationsStatus says what was checked of
+	// them: "unverified" (only that they are a JSON array of objects).
+	Attestations       json.RawMessage `json:"attestations,omitempty"`
+	AttestationsStatus string          `json:"attestations_status,omitempty"`
 }
+
+// AttestationsUnverified marks attestations kept without verification.
+const AttestationsUnverified = "unverified"
 
 // FileDetails is what wharf learned about a file beyond its row: its parsed
 // core metadata (nil when none could be read) and its provenance.

@@ -1,6 +1,8 @@
 package hosted_test
 
 import (
+	"github.com/google/go-cmp/cmp"
+
 	"strconv"
 	"testing"
 	"time"
@@ -62,14 +64,14 @@ func TestUploadRecordsDetails(t *testing.T) {
 	}
 	want := registry.Provenance{Kind: registry.ProvenanceToken, TokenID: "tok-ci", TokenDescription: "release bot",
 		UploadedAt: byToken.UploadedAt, UserAgent: "twine/6.1.0"}
-	if d.Provenance != want {
+	if !cmp.Equal(d.Provenance, want) {
 		t.Errorf("token provenance = %+v, want %+v", d.Provenance, want)
 	}
 	want = registry.Provenance{Kind: registry.ProvenanceTrusted, TokenID: "tok-tp", TokenDescription: "trusted publishing repository=acme/demo",
 		Publisher: "github publisher " + itoa(pub.ID) + " (local/demo-pkg)", Issuer: "https://iss", Repository: "acme/demo",
 		WorkflowRef: "acme/demo/.github/workflows/r.yml@refs/tags/v1", Ref: "refs/tags/v1", SHA: "abc", RunID: "42", RunAttempt: "2",
 		Environment: "pypi", Event: "push", UploadedAt: byTP.UploadedAt, UserAgent: "twine/6.1.0"}
-	if got := ds[byTP.ID].Provenance; got != want {
+	if got := ds[byTP.ID].Provenance; !cmp.Equal(got, want) {
 		t.Errorf("trusted-publishing provenance =\n%+v\nwant\n%+v", got, want)
 	}
 

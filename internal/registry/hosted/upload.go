@@ -1,9 +1,11 @@
 package hosted
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,9 @@ type Upload struct {
 	MD5, BLAKE2b256 string
 	Actor           string
 	UserAgent       string // for the file's provenance
+	// Attestations is the PEP 740 attestations field as sent (a JSON
+	// array), kept with the file unverified; nil when none was sent.
+	Attestations []byte
 	// Authorize is asked whether the caller may upload to the normalised
 	// project name before anything is created.
 	Authorize func(project string) error
@@ -46,6 +51,22 @@ type UploadResult struct {
 }
 
 const op = "hosted.Upload"
+
+// isAttestationList is the shape PEP 740 gives the attestations field: a
+// JSON array of objects. What the objects say is not verified (yet); the
+// file's provenance marks them so.
+func isAttestationList(b []byte) bool {
+	var items []json.RawMessage
+	if json.Unmarshal(b, &items) != nil || len(items) == 0 {
+		return false
+	}
+	for _, it := range items {
+		if t := bytes.TrimSpace(it); len(t) == 0 || t[0] != '{' {
+			return false
+		}
+	}
+	return true
+}
 
 func invalid(format string, args ...any) error {
 	return errs.Errorf(errs.Invalid, op, format, args...)
@@ -265,6 +286,9 @@ func (s *Service) upload(ctx context.Context, u *Upload) (UploadResult, error) {
 	if err := verifyDigests(u); err != nil {
 		return res, err
 	}
+	if u.Attestations != nil && !isAttestationList(u.Attestations) {
+		return res, invalid("The attestations field must be a non-empty JSON array of PEP 740 attestation objects.")
+	}
 
 	// A byte-identical re-upload is a no-op, and a different file under an
 	// existing name is refused, before any work on the archive.
@@ -309,6 +333,9 @@ func (s *Service) upload(ctx context.Context, u *Upload) (UploadResult, error) {
 		UploadedBy:     u.Actor,
 	}
 	prov := s.provenance(ctx, u.Actor, u.UserAgent, file.UploadedAt)
+	if u.Attestations != nil {
+		prov.Attestations, prov.AttestationsStatus = u.Attestations, registry.AttestationsUnverified
+	}
 	// Blobs first, rows second: a crash in between leaves an unreferenced
 	// blob for the sweep, never a row pointing at nothing. The two commits
 	// each wait for an fsync, so they run side by side.
