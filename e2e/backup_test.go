@@ -35,6 +35,7 @@ func randomSdist(t *testing.T, project, version string, size int64) []byte {
 // restored index lists downloads with its sha256, none is missing, and the
 // restored server takes uploads.
 func TestBackupWhileUploading(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	tok := s.scopedToken(t, "*", "upload,read", "1h")
 	up := func(version string, size int64) (int, string) {
@@ -123,6 +124,7 @@ func TestBackupWhileUploading(t *testing.T) {
 // no backup appears under the name asked for, and the partial one is
 // refused by restore.
 func TestBackupKilled(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	tok := s.scopedToken(t, "*", "upload,read", "1h")
 	const files, size = 40, 2 << 20 // 80 MiB: the copy takes a while

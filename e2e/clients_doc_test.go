@@ -65,6 +65,7 @@ func shellBlocks(t *testing.T, path string) []docBlock {
 // first when the snippet uploads dist/*), then installing snippets, each of
 // which must install the last version published.
 func TestClientsDoc(t *testing.T) {
+	t.Parallel()
 	blocks := shellBlocks(t, filepath.Join("..", "docs", "clients.md"))
 	bash := requireTool(t, "bash")
 	s := startServer(t)

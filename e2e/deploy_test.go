@@ -15,6 +15,7 @@ import (
 // ignored by systemd, leaving the service less confined than documented)
 // and the ExecStart command a real wharf binary.
 func TestSystemdUnitVerifies(t *testing.T) {
+	t.Parallel()
 	bin := wharfBinary(t)
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 // offline from Debian's packaged crates (librust-rustls-dev,
 // librust-rustls-pemfile-dev); scripts/test installs them.
 func TestSelfSignedCertificateRustls(t *testing.T) {
+	t.Parallel()
 	client := buildRustlsClient(t)
 	s := startTrustedServer(t, devissuer.GitHubClaims{Repository: "octo/demo", RepositoryOwner: "octo"})
 	_, port, err := net.SplitHostPort(s.addr)
