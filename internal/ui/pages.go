@@ -20,6 +20,7 @@ const pageSize = 50
 type repoRow struct {
 	registry.Repository
 	Count int
+	More  bool // Count is countCap and there are more
 }
 
 type homePage struct {
@@ -39,11 +40,11 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	}
 	page := homePage{}
 	for _, repo := range repos {
-		n, err := u.projectCount(ctx, v, repo)
+		n, more, err := u.projectCount(ctx, v, repo)
 		if err != nil {
 			return err
 		}
-		page.Repos = append(page.Repos, repoRow{Repository: repo, Count: n})
+		page.Repos = append(page.Repos, repoRow{Repository: repo, Count: n, More: more})
 		if repo.Kind != registry.Hosted {
 			continue
 		}
@@ -65,20 +66,19 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	return u.render(w, r, v, http.StatusOK, "home", "wharf", page)
 }
 
-// countScan bounds the projects counted for a viewer limited to some.
-const countScan = 1000
+// countCap bounds the projects the home page counts per repository:
+// larger ones show "1000+" (the store keeps no count, and listing 10,000
+// names on every visit to the home page is what paging avoids).
+const countCap = 1000
 
-// projectCount counts the projects of repo the viewer may read.
-func (u *UI) projectCount(ctx context.Context, v *viewer, repo registry.Repository) (int, error) {
-	only := v.only(repo)
-	if only == nil {
-		return u.cfg.Read.ProjectCount(ctx, repo)
-	}
+// projectCount counts the projects of repo the viewer may read, up to
+// countCap; more reports that there are more.
+func (u *UI) projectCount(ctx context.Context, v *viewer, repo registry.Repository) (n int, more bool, err error) {
 	if repo.Kind == registry.Virtual {
-		return 0, nil
+		return 0, false, nil
 	}
-	pg, err := u.cfg.Read.Projects(ctx, repo, store.ProjectQuery{Limit: countScan}, only)
-	return len(pg.Projects), err
+	pg, err := u.cfg.Read.Projects(ctx, repo, store.ProjectQuery{Limit: countCap}, v.only(repo))
+	return len(pg.Projects), pg.More, err
 }
 
 type searchPage struct {

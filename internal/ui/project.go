@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"path"
@@ -44,6 +46,9 @@ type projectPage struct {
 	License     string
 	Install     []installCommand
 	Versions    []versionRow
+	// VersionList is Versions as list items, written in Go: hundreds of
+	// versions cost a template thousands of reflective calls.
+	VersionList template.HTML
 	Files       []fileRow
 	Downloads   catalog.Downloads
 	CanYank     bool
@@ -94,6 +99,7 @@ func (u *UI) projectPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 		page.Versions = append(page.Versions, versionRow{Version: rel.Version, Uploaded: formatDate(firstUpload(rel)),
 			Yanked: rel.Yanked, YankedReason: rel.YankedReason, Selected: ok && rel.Version == cur.Version})
 	}
+	page.VersionList = versionList(page.Versions)
 	if ok {
 		page.Version, page.Yanked, page.YankReason = cur.Version, cur.Yanked, cur.YankedReason
 		page.Latest = cur.Version == latest.Version
@@ -207,4 +213,36 @@ func projectURLs(m *registry.CoreMetadata) []projectURL {
 		}
 	}
 	return out
+}
+
+// versionList writes the versions as <li> items, every value escaped for
+// its context (query string, text, attribute).
+func versionList(vs []versionRow) template.HTML {
+	var b strings.Builder
+	b.Grow(len(vs) * 96)
+	for _, v := range vs {
+		b.WriteString("<li")
+		if v.Selected {
+			b.WriteString(` aria-current="page"`)
+		}
+		b.WriteString(`><a href="?version=`)
+		b.WriteString(html.EscapeString(url.QueryEscape(v.Version)))
+		b.WriteString(`">`)
+		b.WriteString(html.EscapeString(v.Version))
+		b.WriteString(`</a> <span class="muted">`)
+		b.WriteString(html.EscapeString(v.Uploaded))
+		b.WriteString(`</span>`)
+		if v.Yanked {
+			b.WriteString(` <span class="badge yanked" title="`)
+			b.WriteString(html.EscapeString(v.YankedReason))
+			b.WriteString(`">yanked</span>`)
+			if v.YankedReason != "" {
+				b.WriteString(` <span class="reason">`)
+				b.WriteString(html.EscapeString(v.YankedReason))
+				b.WriteString(`</span>`)
+			}
+		}
+		b.WriteString("</li>\n")
+	}
+	return template.HTML(b.String()) //nolint:gosec // every value escaped above
 }

@@ -21,8 +21,6 @@ type Reader interface {
 	Repo(ctx context.Context, name string) (registry.Repository, error)
 	// Settings returns a remote or virtual repository's settings.
 	Settings(ctx context.Context, repo registry.Repository) (registry.RepoSettings, error)
-	// ProjectCount counts a hosted repository's projects.
-	ProjectCount(ctx context.Context, repo registry.Repository) (int, error)
 	Projects(ctx context.Context, repo registry.Repository, q store.ProjectQuery, only catalog.Only) (catalog.Page, error)
 	Project(ctx context.Context, repo registry.Repository, name string) (catalog.Project, error)
 	Search(ctx context.Context, repos []registry.Repository, text string, only func(repo, project string) bool, limit int) ([]store.ProjectEntry, error)
@@ -73,18 +71,4 @@ func (c CatalogReader) Settings(ctx context.Context, r registry.Repository) (reg
 		return rs, errs.E(errs.Internal, "ui", err)
 	}
 	return rs, nil
-}
-
-// ProjectCount counts the projects of a hosted repository, or the
-// projects a remote one has cached.
-func (c CatalogReader) ProjectCount(ctx context.Context, r registry.Repository) (int, error) {
-	switch r.Kind {
-	case registry.Hosted:
-		ps, err := c.Store.Projects().List(ctx, r.ID)
-		return len(ps), err
-	case registry.Remote:
-		ns, err := c.Store.Remote().Projects(ctx, r.ID)
-		return len(ns), err
-	}
-	return 0, nil
 }

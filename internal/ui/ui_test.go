@@ -108,3 +108,13 @@ func TestDescriptionKinds(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionListEscapes(t *testing.T) {
+	t.Parallel()
+	got := string(versionList([]versionRow{{Version: `1.0"><script>x</script>`, Uploaded: "2025-01-01", Yanked: true, YankedReason: `"<b>`}}))
+	for _, bad := range []string{"<script", `"><`, "<b>"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("versionList left %q unescaped: %s", bad, got)
+		}
+	}
+}
