@@ -7,103 +7,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite" // the test holds the SQLite write lock itself
 
 	"github.com/wharf-dev/wharf/internal/devissuer"
+	"github.com/wharf-dev/wharf/internal/testenv"
 )
-
-// pauseProxy forwards TCP connections to target. Paused, it keeps every
-// connection open and accepts new ones, but forwards no byte, as a
-// partitioned, overloaded or stopped (kill -STOP) backend does: the case a
-// refused connection never shows, where only a deadline ends the wait.
-type pauseProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	gate   chan struct{} // non-nil while paused; closed on resume
-}
-
-func startPauseProxy(t *testing.T, target string) *pauseProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pauseProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.resume() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *pauseProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *pauseProxy) serve(c net.Conn) {
-	defer c.Close()
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	go func() { p.pipe(up, c); up.Close() }()
-	p.pipe(c, up)
-}
-
-// pipe copies src to dst, holding every chunk while paused.
-func (p *pauseProxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			gate := p.gate
-			p.mu.Unlock()
-			if gate != nil {
-				<-gate
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *pauseProxy) pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.gate == nil {
-		p.gate = make(chan struct{})
-	}
-}
-
-func (p *pauseProxy) resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.gate != nil {
-		close(p.gate)
-		p.gate = nil
-	}
-}
 
 // hangBound is how long any answer may take while a backend is paused. It
 // is a hang detector, not a measurement: the configured deadlines are 1 s,
@@ -167,8 +83,8 @@ func TestPausedBackends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxy := startPauseProxy(t, u.Host)
-		u.Host = proxy.addr()
+		proxy := testenv.NewPauseProxy(t, u.Host)
+		u.Host = proxy.Addr()
 		q := u.Query()
 		q.Set("search_path", schema)
 		u.RawQuery = q.Encode()
@@ -177,9 +93,9 @@ func TestPausedBackends(t *testing.T) {
 				c := backendsConfig(dir, u.String(), schema, s3, sharedKEK(t, dir))
 				return strings.Replace(c, "database:\n", "database:\n  timeout: 1s\n  lock_wait: 2s\n", 1)
 			},
-			pause:  func(*testing.T) { proxy.pause() },
-			resume: func(*testing.T) { proxy.resume() },
-			leaks:  []string{proxy.addr(), schema},
+			pause:  func(*testing.T) { proxy.Pause() },
+			resume: func(*testing.T) { proxy.Resume() },
+			leaks:  []string{proxy.Addr(), schema},
 		})
 	})
 
@@ -192,12 +108,12 @@ func TestPausedBackends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxy := startPauseProxy(t, u.Host)
+		proxy := testenv.NewPauseProxy(t, u.Host)
 		paused := map[string]string{}
 		for k, v := range s3 {
 			paused[k] = v
 		}
-		paused["ENDPOINT"] = "http://" + proxy.addr()
+		paused["ENDPOINT"] = "http://" + proxy.Addr()
 		dsn := pg + "&search_path=" + schema
 		if !strings.Contains(pg, "?") {
 			dsn = pg + "?search_path=" + schema
@@ -207,9 +123,9 @@ func TestPausedBackends(t *testing.T) {
 				c := backendsConfig(dir, dsn, schema, paused, sharedKEK(t, dir))
 				return strings.Replace(c, "  s3:\n", "  s3:\n    timeout: 1s\n", 1)
 			},
-			pause:  func(*testing.T) { proxy.pause() },
-			resume: func(*testing.T) { proxy.resume() },
-			leaks:  []string{proxy.addr(), s3["BUCKET"], "e2e-" + schema},
+			pause:  func(*testing.T) { proxy.Pause() },
+			resume: func(*testing.T) { proxy.Resume() },
+			leaks:  []string{proxy.Addr(), s3["BUCKET"], "e2e-" + schema},
 		})
 	})
 

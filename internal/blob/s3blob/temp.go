@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -156,13 +157,13 @@ func (t *temp) multipart(ctx context.Context, key string) error {
 		return s3Err(op, err)
 	}
 	abort := func(err error) error {
+		in := &s3.AbortMultipartUploadInput{Bucket: &t.s.bucket, Key: objKey, UploadId: mu.UploadId}
 		// A fresh context: the caller's may be what failed.
-		actx, cancel := t.s.call(context.WithoutCancel(ctx))
-		defer cancel()
-		if _, aerr := t.s.c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &t.s.bucket, Key: objKey, UploadId: mu.UploadId}); aerr != nil {
-			// The bucket's AbortIncompleteMultipartUpload lifecycle
-			// rule (docs/deployment.md) reclaims the parts.
-			err = fmt.Errorf("%w (and aborting multipart upload %s failed: %w)", err, aws.ToString(mu.UploadId), aerr)
+		if aerr := t.s.abortUpload(context.WithoutCancel(ctx), in); aerr != nil {
+			// The store that failed the upload may fail the abort too:
+			// it is tried again in the background.
+			go t.s.abortLater(context.WithoutCancel(ctx), in)
+			err = fmt.Errorf("%w (aborting multipart upload %s failed, retrying: %w)", err, aws.ToString(mu.UploadId), aerr)
 		}
 		return err
 	}
@@ -187,6 +188,33 @@ func (t *temp) multipart(ctx context.Context, key string) error {
 		return abort(s3Err(op, err))
 	}
 	return nil
+}
+
+// abortRetries bounds abortLater: with the default timeout, an hour of
+// tries; past that the bucket's AbortIncompleteMultipartUpload lifecycle
+// rule (docs/deployment.md) reclaims the parts.
+const abortRetries = 360
+
+func (s *Store) abortUpload(ctx context.Context, in *s3.AbortMultipartUploadInput) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	_, err := s.c.AbortMultipartUpload(ctx, in)
+	if err != nil && errs.KindOf(s3Err("", err)) == errs.NotFound {
+		return nil // already gone
+	}
+	return err
+}
+
+// abortLater retries an abort that failed, one timeout apart, so an upload
+// that failed while the store was unreachable leaves no parts once it is
+// back.
+func (s *Store) abortLater(ctx context.Context, in *s3.AbortMultipartUploadInput) {
+	for range abortRetries {
+		time.Sleep(s.timeout)
+		if s.abortUpload(ctx, in) == nil {
+			return
+		}
+	}
 }
 
 // part uploads one part under the minimum rate.
