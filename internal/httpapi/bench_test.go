@@ -2,10 +2,14 @@ package httpapi_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/wharf-dev/wharf/internal/httpapi"
 )
 
 // BenchmarkProjectPage measures the whole handler (middleware, negotiation,
@@ -55,5 +59,36 @@ func BenchmarkUpload(b *testing.B) {
 		if w.Code != http.StatusOK {
 			b.Fatal(w.Code, w.Body.String())
 		}
+	}
+}
+
+// BenchmarkDownload measures a small wheel's download through the handler
+// with download counting on and off (the counter is one map increment
+// under a mutex; the flush is not on the request path).
+func BenchmarkDownload(b *testing.B) {
+	for _, counting := range []bool{false, true} {
+		b.Run(fmt.Sprintf("counting=%v", counting), func(b *testing.B) {
+			e := newEnvWith(b, envOptions{config: func(c *httpapi.Config) {
+				if !counting {
+					c.Downloads = nil
+				}
+			}})
+			fn, content := wheel(b, "demo", "1.0")
+			ct, body := uploadBody(b, "demo", "1.0", fn, content, nil)
+			if resp := e.post(b, "local", e.upload, ct, body); resp.StatusCode != 200 {
+				b.Fatalf("upload: %s", resp.Status)
+			}
+			sum := sha256.Sum256(content)
+			req := httptest.NewRequest("GET", "/local/files/"+hex.EncodeToString(sum[:])+"/"+fn, nil)
+			h := e.api.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code)
+				}
+			}
+		})
 	}
 }

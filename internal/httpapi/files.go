@@ -60,6 +60,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer d.Content.Close()
+	if !wantMetadata {
+		s.countDownload(r, repo, distName)
+	}
 	key := d.Key
 	h := w.Header()
 	h["Content-Type"] = []string{contentType(filename)}
@@ -145,8 +148,20 @@ func (s *Server) redirectDownload(w http.ResponseWriter, r *http.Request, signer
 	if err != nil {
 		return err
 	}
+	if !metadata {
+		s.countDownload(r, repo, distName)
+	}
 	// The URL expires: the redirect must not outlive it in a cache.
 	w.Header()["Cache-Control"] = []string{"private, no-store"}
 	http.Redirect(w, r, u, http.StatusFound)
 	return nil
+}
+
+// countDownload counts a whole-file GET (not HEAD, not a Range request
+// resuming a download, not a revalidation that will answer 304).
+func (s *Server) countDownload(r *http.Request, repo registry.Repository, filename string) {
+	if s.cfg.Downloads == nil || r.Method != http.MethodGet || r.Header.Get("Range") != "" || r.Header.Get("If-None-Match") != "" {
+		return
+	}
+	s.cfg.Downloads.Count(repo, filename)
 }

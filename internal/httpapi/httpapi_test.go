@@ -30,14 +30,15 @@ import (
 )
 
 type env struct {
-	api    *httpapi.Server
-	reg    *prometheus.Registry
-	srv    *httptest.Server
-	upload string // token with upload+read on local
-	other  string // token for another project only
-	reader string // read-only token on "private"
-	demo   string // read-only token on project demo of "private"
-	demos  string // read-only token on projects demo* of "private"
+	api       *httpapi.Server
+	downloads *catalog.Counter
+	reg       *prometheus.Registry
+	srv       *httptest.Server
+	upload    string // token with upload+read on local
+	other     string // token for another project only
+	reader    string // read-only token on "private"
+	demo      string // read-only token on project demo of "private"
+	demos     string // read-only token on projects demo* of "private"
 }
 
 func newEnv(t testing.TB) *env {
@@ -85,20 +86,22 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	}
 	h := hosted.New(hosted.Config{Store: st, Blobs: bs, MaxFileSize: 1 << 20})
 	reg := prometheus.NewRegistry()
-	cfg := httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Blobs: bs, Auth: au, MaxFileSize: 1 << 20, Metrics: reg, Gatherer: reg}
+	downloads := catalog.NewCounter(catalog.CounterConfig{Store: st.Downloads()})
+	cfg := httpapi.Config{Repos: st.Repos(), Hosted: h, Catalog: catalog.New(catalog.Config{Store: st}), Downloads: downloads, Blobs: bs, Auth: au, MaxFileSize: 1 << 20, Metrics: reg, Gatherer: reg}
 	if o.config != nil {
 		o.config(&cfg)
 	}
 	api := httpapi.New(cfg)
 	e := &env{
-		api:    api,
-		reg:    reg,
-		srv:    httptest.NewServer(api.Handler()),
-		upload: mint(registry.Scope{Actions: []registry.Action{registry.Upload, registry.Read}}),
-		other:  mint(registry.Scope{Projects: []string{"other"}, Actions: []registry.Action{registry.Upload}}),
-		reader: mint(registry.Scope{Repos: []string{"private"}, Actions: []registry.Action{registry.Read}}),
-		demo:   mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo"}, Actions: []registry.Action{registry.Read}}),
-		demos:  mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo*"}, Actions: []registry.Action{registry.Read}}),
+		api:       api,
+		downloads: downloads,
+		reg:       reg,
+		srv:       httptest.NewServer(api.Handler()),
+		upload:    mint(registry.Scope{Actions: []registry.Action{registry.Upload, registry.Read}}),
+		other:     mint(registry.Scope{Projects: []string{"other"}, Actions: []registry.Action{registry.Upload}}),
+		reader:    mint(registry.Scope{Repos: []string{"private"}, Actions: []registry.Action{registry.Read}}),
+		demo:      mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo"}, Actions: []registry.Action{registry.Read}}),
+		demos:     mint(registry.Scope{Repos: []string{"private"}, Projects: []string{"demo*"}, Actions: []registry.Action{registry.Read}}),
 	}
 	t.Cleanup(e.srv.Close)
 	return e

@@ -222,3 +222,44 @@ func TestPyPIJSONAccess(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadsCounted: whole-file GETs count, per version; core metadata,
+// HEAD and Range requests do not. The JSON API shows the project's counts
+// once flushed.
+func TestDownloadsCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.uploadWheel(t, "local", "demo", "1.0")
+	var doc struct {
+		URLs []struct{ URL string } `json:"urls"`
+	}
+	_, body := e.get(t, "/local/pypi/demo/json", nil)
+	json.Unmarshal([]byte(body), &doc)
+	path := strings.TrimPrefix(doc.URLs[0].URL, e.srv.URL)
+	for _, hdr := range []map[string]string{nil, nil, {"Range": "bytes=0-9"}, {"If-None-Match": `"x"`}} {
+		if resp, _ := e.get(t, path, hdr); resp.StatusCode >= 300 {
+			t.Fatalf("download: %d", resp.StatusCode)
+		}
+	}
+	e.get(t, path+".metadata", nil)
+	req, _ := http.NewRequest("HEAD", e.srv.URL+path, nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if err := e.downloads.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Info struct {
+			Downloads struct {
+				Day   int64 `json:"last_day"`
+				Month int64 `json:"last_month"`
+			} `json:"downloads"`
+		} `json:"info"`
+	}
+	_, body = e.get(t, "/local/pypi/demo/json", nil)
+	json.Unmarshal([]byte(body), &got)
+	if got.Info.Downloads.Day != 2 || got.Info.Downloads.Month != 2 {
+		t.Errorf("info.downloads = %+v, want 2 (two whole GETs)", got.Info.Downloads)
+	}
+}

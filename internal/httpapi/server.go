@@ -31,6 +31,8 @@ type Config struct {
 	// Catalog answers the JSON API of hosted repositories; nil builds it
 	// from the simple page as for the other kinds.
 	Catalog *catalog.Service
+	// Downloads counts file downloads; nil counts nothing.
+	Downloads *catalog.Counter
 	// Remote and Virtual serve those kinds of repository; nil answers
 	// them with "not supported".
 	Remote  registry.Index

@@ -49,8 +49,10 @@ type Server struct {
 	Auth    *auth.Service
 	Hosted  *hosted.Service
 	Catalog *catalog.Service
-	Remote  *remote.Service
-	Virtual *virtual.Service
+	// Downloads counts file downloads, flushed by Run.
+	Downloads *catalog.Counter
+	Remote    *remote.Service
+	Virtual   *virtual.Service
 	// Repos writes repositories, for the admin API and the declarations.
 	Repos   *repos.Service
 	api     *httpapi.Server
@@ -151,6 +153,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s.Hosted = hosted.New(hosted.Config{Store: st, Blobs: bs, Logger: log, MaxFileSize: int64(cfg.Upload.MaxFileSize), Shared: s.cluster.shared()})
 	s.Catalog = catalog.New(catalog.Config{Store: st})
 	s.Repos = repos.New(repos.Config{Store: st, Logger: log, Changed: s.repoChanged})
+	s.Downloads = catalog.NewCounter(catalog.CounterConfig{Store: st.Downloads(), Logger: log, Metrics: s.reg})
 	if s.Secrets, err = newSecrets(cfg, st, log); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("secret store: %w", err)
@@ -168,7 +171,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	s.newRemoteServices(func(ctx context.Context, name string) (registry.Repository, error) { return s.api.Repo(ctx, name) })
 	s.api = httpapi.New(httpapi.Config{
 		Remote: s.Remote, Virtual: s.Virtual, UploadTarget: s.Virtual.UploadTarget,
-		Repos: st.Repos(), Hosted: s.Hosted, Catalog: s.Catalog, Blobs: bs, Auth: s.Auth, Logger: log,
+		Repos: st.Repos(), Hosted: s.Hosted, Catalog: s.Catalog, Downloads: s.Downloads, Blobs: bs, Auth: s.Auth, Logger: log,
 		Metrics: s.reg, Gatherer: s.reg, MaxFileSize: int64(cfg.Upload.MaxFileSize),
 		BodyTimeout: cfg.HTTP.BodyTimeout, UploadMinRate: int64(cfg.Upload.MinRate),
 		Ready: s.ready, Exchanger: s.Exchanger,
