@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharf-dev/wharf/internal/devissuer"
 )
@@ -105,6 +106,29 @@ func TestCatalog(t *testing.T) {
 	}
 	if len(ups) < 4 || !actors["release laptop"] || len(actors) != 2 {
 		t.Errorf("upload audit events: %+v", ups)
+	}
+
+	// pip downloads are counted (flushed every few seconds).
+	py := python(t, "pip")
+	runCmd(t, cmdSpec{name: py, args: []string{"-m", "pip", "download", "--disable-pip-version-check", "--no-cache-dir", "--no-input",
+		"--cert", s.CA, "--index-url", s.URL + "/local/simple/", "--no-deps", "--only-binary", ":all:", "-d", t.TempDir(), project + "==1.1.0"}}).mustSucceed(t)
+	var counted struct {
+		Info struct {
+			Downloads struct {
+				LastDay int64 `json:"last_day"`
+			} `json:"downloads"`
+		} `json:"info"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for counted.Info.Downloads.LastDay == 0 && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		s.getJSON(t, s.URL+"/local/pypi/"+project+"/json", "", &counted)
+	}
+	if counted.Info.Downloads.LastDay != 1 {
+		t.Errorf("downloads after one pip download: %+v", counted.Info.Downloads)
+	}
+	if out := s.admin(t, "ls", "local/"+project); !strings.Contains(out, "1 last day") {
+		t.Errorf("wharf ls does not show the download:\n%s", out)
 	}
 
 	// The project-limited token sees its project only; anonymous callers

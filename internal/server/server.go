@@ -343,7 +343,8 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 // loops are the server's background loops; each runs until its context
 // ends.
 func (s *Server) loops() []func(context.Context) error {
-	loops := []func(context.Context) error{s.Auth.Run, func(ctx context.Context) error { s.backfill(ctx); return nil }}
+	loops := []func(context.Context) error{s.Auth.Run, func(ctx context.Context) error { s.backfill(ctx); return nil },
+		func(ctx context.Context) error { s.Downloads.Run(ctx, catalog.DefaultFlushEvery); return nil }}
 	if s.Exchanger != nil {
 		v := s.Exchanger.Verifier()
 		loops = append(loops, func(ctx context.Context) error { v.Run(ctx); return nil })
