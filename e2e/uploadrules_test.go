@@ -76,3 +76,33 @@ func TestUploadRules(t *testing.T) {
 		}
 	}
 }
+
+// TestTwineShowsRefusals: twine prints only the status line unless
+// --verbose, so every refusal on the upload route carries its message in
+// the reason phrase (issue 15), as PyPI's do.
+func TestTwineShowsRefusals(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	twine := requireTool(t, "twine")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "shown-1.0-py3-none-any.whl")
+	if err := os.WriteFile(p, makeWheel(t, "shown", "1.0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := s.scopedToken(t, "someone-else", "upload", "1h")
+	for _, tt := range []struct{ name, url, token, want string }{
+		{"token for another project", s.uploadURL(), other, "shown"},
+		{"no such repository", s.URL + "/nosuch/legacy/", s.Admin, "repository 'nosuch' does not exist"},
+		{"invalid token", s.uploadURL(), "wharf_nosuchtoken_x", "invalid or expired token"},
+	} {
+		r := runCmd(t, cmdSpec{name: twine, args: []string{"upload", "--non-interactive", "--disable-progress-bar",
+			"--repository-url", tt.url, "-u", "__token__", "-p", tt.token, p}})
+		r.mustFail(t)
+		out := r.output()
+		// twine prints the standard phrase, then the reason phrase on
+		// the next line: the server's message.
+		if !strings.Contains(out, tt.want) {
+			t.Errorf("%s: twine does not show the server's message (%q):\n%s", tt.name, tt.want, r)
+		}
+	}
+}

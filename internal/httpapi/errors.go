@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/errs"
@@ -164,32 +167,32 @@ func reasonPhrase(msg string) string {
 // writeUploadError answers a failed upload. twine, poetry and pdm show the
 // status line and not the body, and PyPI puts its message in the reason
 // phrase; net/http cannot set a reason phrase, so for HTTP/1.x the response
-// is written on the hijacked connection once the body has been read.
+// is written on the hijacked connection, for every refusal (401, 403, 404,
+// 413 as much as 400). A refusal before the body was read (no credentials,
+// say) answers at once and closes without reading the body (lingerClose).
 func writeUploadError(w http.ResponseWriter, r *http.Request, status int, msg string, bodyRead bool) {
 	hj, ok := w.(http.Hijacker)
-	if !bodyRead && r.ProtoMajor == 1 {
-		// Refused before the body was read (no credentials, say): answer
-		// now and close, rather than let net/http read up to 256 KiB of
-		// the body first, which a client that sends slowly or not at all
-		// stretches to the body deadline.
-		w.Header().Set("Connection", "close")
-	}
-	if !bodyRead || r.ProtoMajor != 1 || !ok {
+	if r.ProtoMajor != 1 || !ok {
 		writeText(w, status, msg)
 		return
 	}
 	noteHijackStatus(w, status)
 	conn, rw, err := hj.Hijack()
 	if err != nil {
+		if !bodyRead {
+			w.Header().Set("Connection", "close") // see lingerClose
+		}
 		writeText(w, status, msg)
 		return
 	}
-	defer conn.Close()
 	body := msg + "\n"
 	var bw *bufio.Writer = rw.Writer
 	bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + reasonPhrase(msg) + "\r\n")
 	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
 	bw.WriteString("X-Content-Type-Options: nosniff\r\n")
+	if status == http.StatusUnauthorized {
+		bw.WriteString("WWW-Authenticate: Basic realm=\"wharf\"\r\n")
+	}
 	if status == http.StatusServiceUnavailable {
 		bw.WriteString("Retry-After: " + retryAfter + "\r\n")
 	}
@@ -200,6 +203,34 @@ func writeUploadError(w http.ResponseWriter, r *http.Request, status int, msg st
 	bw.WriteString("Connection: close\r\n\r\n")
 	bw.WriteString(body)
 	_ = bw.Flush()
+	if bodyRead {
+		conn.Close()
+		return
+	}
+	lingerClose(conn)
+}
+
+// Bounds of lingerClose: what a refused client may still send is read
+// and dropped for this long, or up to this much, and no more.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 4 << 20
+)
+
+// lingerClose closes a connection whose request body was not read. Closing
+// at once would answer the bytes still arriving with a reset, which can
+// destroy the response before the client reads it; so the write side is
+// shut first (the client sees the response and its end), and what the
+// client still sends is read and dropped for a moment: never the whole of
+// a large body.
+func lingerClose(conn net.Conn) {
+	defer conn.Close()
+	cw, ok := conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, conn, lingerBytes)
 }
 
 var errNoRoute = errs.E(errs.NotFound, "httpapi", errors.New("not found"))
