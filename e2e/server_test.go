@@ -35,6 +35,13 @@ type server struct {
 // test ends. The server's log is printed if the test failed.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with prepare run on the data directory's
+// path before the first start (to mount a small filesystem there, say).
+func startServerWith(t *testing.T, prepare func(data string)) *server {
+	t.Helper()
 	s := &server{
 		bin:  wharfBinary(t),
 		data: filepath.Join(t.TempDir(), "data"),
@@ -53,6 +60,9 @@ func startServer(t *testing.T) *server {
 			t.Logf("wharf serve log (%s):\n%s", s.data, s.log.tail(64<<10))
 		}
 	})
+	if prepare != nil {
+		prepare(s.data)
+	}
 	s.addr = freeAddr(t)
 	s.URL = "http://" + s.addr
 	s.start(t)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"database/sql"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,5 +105,52 @@ func TestTwineShowsRefusals(t *testing.T) {
 		if !strings.Contains(out, tt.want) {
 			t.Errorf("%s: twine does not show the server's message (%q):\n%s", tt.name, tt.want, r)
 		}
+	}
+}
+
+// TestUploadDiskFull: the blob store on a real 4 MiB filesystem (tmpfs,
+// so root only) and a 6 MiB upload with twine. The disk fills mid-upload:
+// twine shows 507 "out of space" (not "truncated … upload again"), no
+// server path, nothing is stored, and the space is given back.
+func TestUploadDiskFull(t *testing.T) {
+	t.Parallel()
+	wharfBinary(t)
+	s := startServerWith(t, func(data string) {
+		blobs := filepath.Join(data, "blobs")
+		if err := os.MkdirAll(blobs, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", blobs).CombinedOutput(); err != nil {
+			t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", "-l", blobs).Run() })
+	})
+	const project = "wharf-full"
+	token := s.scopedToken(t, project, "upload,read", "1h")
+	p := filepath.Join(t.TempDir(), "wharf_full-1.0.tar.gz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSdist(f, project, "1.0", newRandomData(), 6<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	twine := requireTool(t, "twine")
+	r := runCmd(t, cmdSpec{name: twine, args: []string{"upload", "--non-interactive", "--disable-progress-bar",
+		"--repository-url", s.uploadURL(), "-u", "__token__", "-p", token, p}})
+	r.mustFail(t)
+	out := r.output()
+	if !strings.Contains(out, "507") || !strings.Contains(out, "out of space") {
+		t.Errorf("twine does not show 507 out of space:\n%s", r)
+	}
+	if strings.Contains(out, "again") && strings.Contains(out, "truncated") || strings.Contains(out, s.data) || strings.Contains(out, "/tmp") {
+		t.Errorf("the refusal blames the client or shows a server path:\n%s", r)
+	}
+	if got := s.indexFilenames(t, project); len(got) != 0 {
+		t.Errorf("index lists %v after a full disk", got)
+	}
+	if got := tempFiles(t, s.data); len(got) != 0 {
+		t.Errorf("the failed upload's temporary was not removed: %v", got)
 	}
 }
