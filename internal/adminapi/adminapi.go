@@ -45,6 +45,9 @@ type Config struct {
 	// Repos writes repositories (the one write path every writer shares);
 	// nil builds one over Store that tells RepoChanged and SettingsChanged.
 	Repos *repos.Service
+	// Publishers writes trusted publishers; nil builds one over Store
+	// checking against Issuers.
+	Publishers *oidc.PublisherService
 	// RepoChanged is told when a repository's settings change or it is
 	// deleted, so caches elsewhere (the PyPI API's) forget it.
 	RepoChanged func(name string)
@@ -64,6 +67,7 @@ type API struct {
 	hosted      *hosted.Service
 	catalog     *catalog.Service
 	repos       *repos.Service
+	publishers  *oidc.PublisherService
 	auth        *auth.Service
 	log         *slog.Logger
 	repoChanged func(string)
@@ -76,7 +80,7 @@ type API struct {
 // New builds the API and its routes.
 func New(cfg Config) *API {
 	a := &API{
-		store: cfg.Store, hosted: cfg.Hosted, catalog: cfg.Catalog, repos: cfg.Repos, auth: cfg.Auth, log: cfg.Logger,
+		store: cfg.Store, hosted: cfg.Hosted, catalog: cfg.Catalog, repos: cfg.Repos, publishers: cfg.Publishers, auth: cfg.Auth, log: cfg.Logger,
 		repoChanged: cfg.RepoChanged, settingsChg: cfg.SettingsChanged, now: cfg.Now, issuers: cfg.Issuers, mux: http.NewServeMux(),
 	}
 	if a.log == nil {
@@ -93,6 +97,9 @@ func New(cfg Config) *API {
 	}
 	if a.repos == nil {
 		a.repos = repos.New(repos.Config{Store: cfg.Store, Logger: a.log, Now: a.now, Changed: a.changed})
+	}
+	if a.publishers == nil {
+		a.publishers = oidc.NewPublisherService(oidc.PublisherServiceConfig{Store: cfg.Store, Issuers: cfg.Issuers, Logger: a.log, Now: a.now})
 	}
 	if a.catalog == nil {
 		a.catalog = catalog.New(catalog.Config{Store: cfg.Store, Now: a.now})

@@ -3,12 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/oidc"
-	"github.com/wharf-dev/wharf/internal/registry"
 )
 
 // newExchanger builds trusted publishing from the configuration. The
@@ -45,32 +42,10 @@ func (s *Server) newExchanger(o Options) (*oidc.Exchanger, error) {
 // unless an identical one exists.
 func (s *Server) declarePublishers(ctx context.Context) error {
 	for i, d := range s.cfg.OIDC.Publishers {
-		p := publisherFromConfig(d)
-		p.SetDefaults()
-		if err := p.Validate(); err != nil {
+		// The admin API's write path: checked, stored and audited alike.
+		if err := s.Publishers.Declare(ctx, publisherFromConfig(d)); err != nil {
 			return fmt.Errorf("oidc.publishers[%d]: %w", i, err)
 		}
-		if err := oidc.CheckPublisherIssuer(p, s.issuers()); err != nil {
-			return fmt.Errorf("oidc.publishers[%d]: %w", i, err)
-		}
-		rec, err := p.Record()
-		if err != nil {
-			return err
-		}
-		existing, err := s.Store.Publishers().List(ctx, p.Repo, p.Project)
-		if err != nil {
-			return err
-		}
-		if slices.ContainsFunc(existing, func(e registry.PublisherRecord) bool {
-			return e.Kind == rec.Kind && e.Issuer == rec.Issuer && string(e.Config) == string(rec.Config)
-		}) {
-			continue
-		}
-		rec.CreatedBy = "config"
-		if err := s.Store.Publishers().Create(ctx, &rec); err != nil {
-			return fmt.Errorf("oidc.publishers[%d]: %w", i, err)
-		}
-		s.log.Info("trusted publisher declared", "repo", p.Repo, "project", p.Project, "kind", p.Kind, "issuer", rec.Issuer)
 	}
 	return nil
 }
@@ -84,7 +59,7 @@ func (s *Server) issuers() []oidc.IssuerInfo {
 }
 
 func publisherFromConfig(d config.Publisher) oidc.Publisher {
-	p := oidc.Publisher{Repo: d.Repo, Project: strings.ToLower(d.Project), Pending: d.Pending}
+	p := oidc.Publisher{Repo: d.Repo, Project: d.Project, Pending: d.Pending} // normalised by the service
 	switch {
 	case d.GitHub != nil:
 		g := d.GitHub

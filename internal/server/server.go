@@ -53,10 +53,12 @@ type Server struct {
 	Downloads *catalog.Counter
 	Remote    *remote.Service
 	Virtual   *virtual.Service
-	// Repos writes repositories, for the admin API and the declarations.
-	Repos   *repos.Service
-	api     *httpapi.Server
-	handler http.Handler
+	// Repos and Publishers write repositories and trusted publishers, for
+	// the admin API and the declarations alike.
+	Repos      *repos.Service
+	Publishers *oidc.PublisherService
+	api        *httpapi.Server
+	handler    http.Handler
 	// Exchanger runs trusted publishing; nil when no issuer is configured.
 	Exchanger *oidc.Exchanger
 	// Secrets is the encrypted secret store (upstream credentials).
@@ -164,6 +166,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		s.Close()
 		return nil, fmt.Errorf("trusted publishing: %w", err)
 	}
+	s.Publishers = oidc.NewPublisherService(oidc.PublisherServiceConfig{Store: st, Issuers: s.issuers(), Logger: log})
 	if err := s.underDeclarationLock(ctx, s.bootstrap); err != nil {
 		s.Close()
 		return nil, err
@@ -179,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	})
 	admin := adminapi.New(adminapi.Config{
 		Store: st, Hosted: s.Hosted, Catalog: s.Catalog, Auth: s.Auth, Logger: log,
-		Repos: s.Repos, Issuers: s.issuers(),
+		Repos: s.Repos, Publishers: s.Publishers, Issuers: s.issuers(),
 	})
 	admin.MountSecrets(s.Secrets)
 	policySvc := s.policyService()

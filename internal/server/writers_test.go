@@ -14,6 +14,7 @@ import (
 
 	"github.com/wharf-dev/wharf/internal/adminapi"
 	"github.com/wharf-dev/wharf/internal/config"
+	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/server"
 	"github.com/wharf-dev/wharf/internal/store"
@@ -41,13 +42,17 @@ func TestDeclaredAndAPICreatedRepositoriesAreTheSame(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t)
 	cfg.Repositories = declaredRepos()
+	cfg.OIDC.Issuers = githubIssuer
+	cfg.OIDC.Publishers = []config.Publisher{declaredPublisher}
 	declared, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer declared.Close()
 
-	viaAPI, err := server.New(t.Context(), embeddedConfig(t), slog.New(slog.DiscardHandler))
+	apiCfg := embeddedConfig(t)
+	apiCfg.OIDC.Issuers = githubIssuer
+	viaAPI, err := server.New(t.Context(), apiCfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +66,12 @@ func TestDeclaredAndAPICreatedRepositoriesAreTheSame(t *testing.T) {
 		}
 	}
 
+	pub := oidc.Publisher{Project: declaredPublisher.Project, Pending: true, Kind: oidc.KindGitHub, GitHub: &oidc.GitHubPublisher{
+		Owner: "acme", OwnerID: "1234567", Repository: "new-thing", Workflow: "release.yml"}}
+	if status, msg := postAdmin(t, api.URL+"/api/v1/repos/team/publishers", viaAPI.FirstToken, pub); status != http.StatusCreated {
+		t.Fatalf("adding the publisher through the API: %d %s", status, msg)
+	}
+
 	for _, r := range declaredRepos() {
 		a, b := stored(t, declared, r.Name), stored(t, viaAPI, r.Name)
 		if diff := cmp.Diff(a, b); diff != "" {
@@ -69,6 +80,10 @@ func TestDeclaredAndAPICreatedRepositoriesAreTheSame(t *testing.T) {
 	}
 	if diff := cmp.Diff(repoAudit(t, declared), repoAudit(t, viaAPI)); diff != "" {
 		t.Errorf("audit records, declared (-) and created through the API (+):\n%s", diff)
+	}
+
+	if diff := cmp.Diff(storedPublishers(t, declared), storedPublishers(t, viaAPI)); diff != "" {
+		t.Errorf("publishers, declared (-) and added through the API (+):\n%s", diff)
 	}
 
 	// The same refusal, in the same words.
@@ -84,6 +99,28 @@ func TestDeclaredAndAPICreatedRepositoriesAreTheSame(t *testing.T) {
 	if err == nil || !strings.HasSuffix(err.Error(), ": "+apiMsg) {
 		t.Errorf("declared: %v\nwant the API's message %q", err, apiMsg)
 	}
+}
+
+var githubIssuer = []config.Issuer{{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"}}
+
+var declaredPublisher = config.Publisher{Repo: "team", Project: "New_Thing", Pending: true, GitHub: &config.GitHubPublisher{
+	Owner: "acme", OwnerID: "1234567", Repository: "new-thing", Workflow: "release.yml"}}
+
+// storedPublishers are the publishers of the declared repositories,
+// without IDs, times and who created them.
+func storedPublishers(t *testing.T, s *server.Server) []registry.PublisherRecord {
+	t.Helper()
+	recs, err := s.Store.Publishers().List(t.Context(), "team", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) == 0 {
+		t.Error("no publisher stored")
+	}
+	for i := range recs {
+		recs[i].ID, recs[i].CreatedAt, recs[i].CreatedBy = 0, time.Time{}, ""
+	}
+	return recs
 }
 
 type storedRepo struct {
@@ -117,6 +154,7 @@ func repoAudit(t *testing.T, s *server.Server) []registry.AuditEvent {
 	var out []registry.AuditEvent
 	for _, r := range declaredRepos() {
 		evs, err := s.Store.Audit().List(t.Context(), store.AuditFilter{Repo: r.Name})
+		// Publishers are audited under their repository too.
 		if err != nil {
 			t.Fatal(err)
 		}
