@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // PauseProxy forwards TCP connections to a backend. Paused, it keeps every
@@ -103,5 +104,25 @@ func (p *PauseProxy) Resume() {
 	if p.gate != nil {
 		close(p.gate)
 		p.gate = nil
+	}
+}
+
+// HangBound is how long a call to a paused backend may take in tests. It is
+// a hang detector, not a measurement: the tests configure deadlines of a
+// second or less, and without them the calls never return.
+const HangBound = 30 * time.Second
+
+// Bounded runs fn and fails the test when it does not return within
+// HangBound.
+func Bounded(t testing.TB, what string, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(HangBound):
+		t.Fatalf("%s: no return within %s while the backend is paused", what, HangBound)
+		return nil
 	}
 }

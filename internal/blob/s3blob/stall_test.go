@@ -15,25 +15,6 @@ import (
 	"github.com/wharf-dev/wharf/internal/testenv"
 )
 
-// hangBound is a hang detector, not a measurement: the deadlines below are
-// half a second, and without them the calls never return.
-const hangBound = 30 * time.Second
-
-// bounded runs fn and fails the test when it does not return within
-// hangBound.
-func bounded(t *testing.T, what string, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(hangBound):
-		t.Fatalf("%s: no return within %s while the store is paused", what, hangBound)
-		return nil
-	}
-}
-
 // TestPausedStore: a store that accepts connections and stops answering
 // fails metadata calls, downloads and multipart uploads with Unavailable
 // within the deadlines; the failed multipart upload leaves no parts once the
@@ -59,9 +40,9 @@ func TestPausedStore(t *testing.T) {
 		}
 	}
 	proxy.Pause()
-	unavailable("Stat", bounded(t, "Stat", func() error { _, err := s.Stat(t.Context(), info.Key); return err }))
-	unavailable("Ping", bounded(t, "Ping", func() error { return s.Ping(t.Context()) }))
-	unavailable("Open", bounded(t, "Open", func() error {
+	unavailable("Stat", testenv.Bounded(t, "Stat", func() error { _, err := s.Stat(t.Context(), info.Key); return err }))
+	unavailable("Ping", testenv.Bounded(t, "Ping", func() error { return s.Ping(t.Context()) }))
+	unavailable("Open", testenv.Bounded(t, "Open", func() error {
 		o, err := s.Open(t.Context(), info.Key)
 		if err != nil {
 			return err
@@ -82,9 +63,9 @@ func TestPausedStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.PauseAfter(1 << 20)
-	unavailable("multipart Commit", bounded(t, "multipart Commit", func() error { _, err := tmp.Commit(t.Context()); return err }))
+	unavailable("multipart Commit", testenv.Bounded(t, "multipart Commit", func() error { _, err := tmp.Commit(t.Context()); return err }))
 	proxy.Resume()
-	deadline := time.Now().Add(hangBound)
+	deadline := time.Now().Add(testenv.HangBound)
 	for {
 		out, err := direct.c.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: &direct.bucket, Prefix: aws.String(direct.prefix)})
 		if err != nil {
@@ -94,13 +75,13 @@ func TestPausedStore(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d multipart uploads left %s after the store came back", len(out.Uploads), hangBound)
+			t.Fatalf("%d multipart uploads left %s after the store came back", len(out.Uploads), testenv.HangBound)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 
 	// Back: the same Store reads and writes.
-	ctx, cancel := context.WithTimeout(t.Context(), hangBound)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.HangBound)
 	defer cancel()
 	if _, err := s.Stat(ctx, info.Key); err != nil {
 		t.Errorf("Stat after resume: %v", err)

@@ -14,23 +14,6 @@ import (
 	"github.com/wharf-dev/wharf/internal/testenv"
 )
 
-// hangBound is a hang detector, not a measurement: the deadlines below are
-// half a second, and without them the calls never return.
-const hangBound = 30 * time.Second
-
-func boundedErr(t *testing.T, what string, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(hangBound):
-		t.Fatalf("%s: no return within %s while the database is paused", what, hangBound)
-		return nil
-	}
-}
-
 // usePausedDatabase runs reads, writes and a transaction against a database
 // that stopped answering (pause) and expects Unavailable from each, then
 // expects them to work again after resume, on the same Store.
@@ -53,7 +36,7 @@ func usePausedDatabase(t *testing.T, s *Store, pause, resume func()) {
 			})
 		},
 	} {
-		err := boundedErr(t, what, fn)
+		err := testenv.Bounded(t, what, fn)
 		if what == "read" && err == nil && s.d == sqliteDialect {
 			continue // SQLite's WAL readers do not wait for the writer's lock
 		}
@@ -62,7 +45,7 @@ func usePausedDatabase(t *testing.T, s *Store, pause, resume func()) {
 		}
 	}
 	resume()
-	ctx, cancel := context.WithTimeout(ctx, hangBound)
+	ctx, cancel := context.WithTimeout(ctx, testenv.HangBound)
 	defer cancel()
 	if err := s.Repos().Create(ctx, &registry.Repository{Name: "after", Kind: registry.Hosted}); err != nil {
 		t.Errorf("write after resume: %v", err)
