@@ -5,6 +5,10 @@ package arch
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"os/exec"
 	"slices"
 	"strings"
@@ -98,5 +102,63 @@ func TestImportsFlowOneWay(t *testing.T) {
 				t.Errorf("%s imports internal/cli; only cmd/wharf may", name)
 			}
 		}
+	}
+}
+
+// handlers are the packages that serve HTTP (and the CLI and composition
+// root above them); domain packages serve them, never the reverse.
+var handlers = []string{"internal/server", "internal/cli", "internal/httpapi", "internal/adminapi", "internal/ui"}
+
+// notDomain are the internal packages that are not domain packages: the
+// handlers, tools built on the composition root, and test helpers.
+var notDomain = append([]string{"internal/arch", "internal/migrate", "internal/testenv", "internal/devissuer"}, handlers...)
+
+// TestDomainPackagesImportNoHandlers: no domain package (registry/*,
+// store, oidc, auth, ...) imports server, httpapi, adminapi, ui or cli, so
+// a type a domain package needs can never live in one of them.
+func TestDomainPackagesImportNoHandlers(t *testing.T) {
+	for _, p := range packages(t) {
+		name := strings.TrimPrefix(p.ImportPath, mod)
+		if !strings.HasPrefix(name, "internal/") || slices.ContainsFunc(notDomain, func(n string) bool {
+			return name == n || strings.HasPrefix(name, n+"/")
+		}) {
+			continue
+		}
+		for _, d := range internal(p.Imports) {
+			if slices.Contains(handlers, d) {
+				t.Errorf("domain package %s imports %s", name, d)
+			}
+		}
+	}
+}
+
+// TestServerOnlyBuildsTheAdminAPI: the composition root constructs the
+// admin API and takes nothing else from it: no domain type, interface or
+// service of adminapi (those belong to the domain packages).
+func TestServerOnlyBuildsTheAdminAPI(t *testing.T) {
+	files, err := filepath.Glob("../server/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no server sources: %v", err)
+	}
+	allowed := []string{"New", "Config"}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "adminapi" && !slices.Contains(allowed, sel.Sel.Name) {
+				t.Errorf("%s: server uses adminapi.%s; it may only build the API (%v)", fset.Position(sel.Pos()), sel.Sel.Name, allowed)
+			}
+			return true
+		})
 	}
 }

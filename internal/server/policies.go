@@ -6,28 +6,18 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/wharf-dev/wharf/internal/adminapi"
 	"github.com/wharf-dev/wharf/internal/config"
 	"github.com/wharf-dev/wharf/internal/oidc"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/store"
 )
 
-// policyService is the admin API's view of trust federation: nil (not
-// enabled) when no issuer is configured.
-func (s *Server) policyService() adminapi.PolicyService {
-	if s.Exchanger == nil {
-		return nil
-	}
-	return s.Exchanger
-}
-
 // declarePolicies creates the trust policies the configuration declares
 // (oidc.policies), and replaces a stored policy of the same name whose
 // content differs, so the file stays the source of truth for its names.
 // Policies created through the API under other names are left alone. A
 // declared policy is validated exactly as one sent to the API.
-func (s *Server) declarePolicies(ctx context.Context, svc adminapi.PolicyService) error {
+func (s *Server) declarePolicies(ctx context.Context, svc *oidc.Exchanger) error {
 	if len(s.cfg.OIDC.Policies) == 0 {
 		return nil
 	}

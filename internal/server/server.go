@@ -185,9 +185,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		Repos: s.Repos, Publishers: s.Publishers, Issuers: s.issuers(),
 	})
 	admin.MountSecrets(s.Secrets)
-	policySvc := s.policyService()
-	admin.MountPolicies(policySvc)
-	if err := s.underDeclarationLock(ctx, func(ctx context.Context) error { return s.declarePolicies(ctx, policySvc) }); err != nil {
+	if s.Exchanger != nil {
+		admin.MountPolicies(s.Exchanger)
+	} else {
+		admin.MountPolicies(nil) // listed and removable; the exchange says it is not enabled
+	}
+	if err := s.underDeclarationLock(ctx, func(ctx context.Context) error { return s.declarePolicies(ctx, s.Exchanger) }); err != nil {
 		s.Close()
 		return nil, err
 	}
