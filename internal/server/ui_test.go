@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +28,8 @@ type uiWorld struct {
 func newUIWorld(t *testing.T) *uiWorld {
 	t.Helper()
 	cfg := embeddedConfig(t)
+	// Trusted (never contacted here): publishers must name a known issuer.
+	cfg.OIDC.Issuers = []config.Issuer{{Name: "github", URL: "https://token.actions.githubusercontent.com", Kind: "github"}}
 	cfg.Repositories = []config.Repository{
 		{Name: "pub", Kind: registry.Hosted, Public: new(true), Description: "open to all"},
 		{Name: "priv", Kind: registry.Hosted, Public: new(false), Description: "secret stuff"},
@@ -271,5 +274,49 @@ func TestUISignInRefusals(t *testing.T) {
 	resp = w.signIn(t, c, "wharf_aaaaaaaaaaaaaaaa_bogus")
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("sign-in with a bad token: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestUIPublishersAddRemove(t *testing.T) {
+	t.Parallel()
+	w := newUIWorld(t)
+	c := browser(t)
+	w.signIn(t, c, w.mint(t, registry.Scope{Actions: []registry.Action{registry.Admin}}))
+	_, page := get(t, c, w.hs.URL+"/ui/publishers", "")
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("publishers page has no form:\n%s", page)
+	}
+	form := url.Values{"csrf": {m[1]}, "kind": {"github"}, "repo": {"priv"}, "project": {"alpha"},
+		"owner": {"octo"}, "owner_id": {"42"}, "repository": {"demo"}, "workflow": {"release.yml"}}
+	// Without the workflow the admin API refuses it, and the form says why.
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Del("workflow")
+	resp, body := post(t, c, w.hs.URL+"/ui/publishers", bad)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `role="alert"`) {
+		t.Errorf("publisher without workflow: %d, want 400 with the reason", resp.StatusCode)
+	}
+	resp, _ = post(t, c, w.hs.URL+"/ui/publishers", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		_, body := post(t, c, w.hs.URL+"/ui/publishers", form)
+		t.Fatalf("adding a publisher: %d\n%s", resp.StatusCode, regexp.MustCompile(`role="alert">[^<]*`).FindString(body))
+	}
+	pubs, err := w.srv.Store.Publishers().List(t.Context(), "priv", "alpha")
+	if err != nil || len(pubs) != 1 {
+		t.Fatalf("stored publishers: %v %v", pubs, err)
+	}
+	_, page = get(t, c, w.hs.URL+"/ui/publishers", "")
+	if !strings.Contains(page, "octo/demo, workflow release.yml") {
+		t.Errorf("publisher not listed:\n%s", page)
+	}
+	resp, _ = post(t, c, w.hs.URL+"/ui/publishers/"+strconv.FormatInt(pubs[0].ID, 10)+"/remove", url.Values{"csrf": {m[1]}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("removing: %d", resp.StatusCode)
+	}
+	if pubs, _ := w.srv.Store.Publishers().List(t.Context(), "priv", "alpha"); len(pubs) != 0 {
+		t.Errorf("publisher still stored after removal: %v", pubs)
 	}
 }

@@ -3,10 +3,13 @@ package ui
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 
 	"github.com/wharf-dev/wharf/internal/adminapi"
+	"github.com/wharf-dev/wharf/internal/errs"
+	"github.com/wharf-dev/wharf/internal/oidc"
 )
 
 // Admin is the write side: the admin API's operations, performed as the
@@ -24,6 +27,9 @@ type Admin interface {
 	GetRepo(ctx context.Context, name string) (adminapi.Repo, error)
 	UpdateRepo(ctx context.Context, name string, req adminapi.UpdateRepoRequest) (adminapi.Repo, error)
 	Audit(ctx context.Context, q adminapi.AuditQuery) ([]adminapi.AuditEvent, error)
+	AddPublisher(ctx context.Context, p oidc.Publisher) (adminapi.PublisherInfo, error)
+	ListPublishers(ctx context.Context, q adminapi.PublisherQuery) ([]adminapi.PublisherInfo, error)
+	RemovePublisher(ctx context.Context, id int64) error
 }
 
 var _ Admin = (*adminapi.Client)(nil)
@@ -70,4 +76,14 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
 	return r.body.Write(b)
+}
+
+// formMessage is what a form shows for a refused change: the admin API's
+// own message when it answered, else the error's.
+func formMessage(err error) string {
+	var api *adminapi.APIError
+	if errors.As(err, &api) {
+		return api.Message
+	}
+	return errs.Message(err)
 }

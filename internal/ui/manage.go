@@ -166,7 +166,7 @@ func (u *UI) createToken(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	if errs.KindOf(err) != errs.Invalid {
 		return err
 	}
-	page.Error = errs.Message(err)
+	page.Error = formMessage(err)
 	return u.renderTokens(w, r, v, http.StatusBadRequest, page)
 }
 
@@ -265,7 +265,7 @@ func (u *UI) createRepo(w http.ResponseWriter, r *http.Request, v *viewer) error
 		if k := errs.KindOf(err); k != errs.Invalid && k != errs.Conflict && k != errs.NotFound {
 			return err
 		}
-		return u.render(w, r, v, http.StatusBadRequest, "repoform", "New repository", repoFormPage{Form: f, Error: errs.Message(err)})
+		return u.render(w, r, v, http.StatusBadRequest, "repoform", "New repository", repoFormPage{Form: f, Error: formMessage(err)})
 	}
 	http.Redirect(w, r, Prefix+"r/"+url.PathEscape(f.Name)+"/", http.StatusSeeOther)
 	return nil
@@ -319,7 +319,7 @@ func (u *UI) updateRepo(w http.ResponseWriter, r *http.Request, v *viewer) error
 		if k := errs.KindOf(err); k != errs.Invalid && k != errs.Conflict && k != errs.NotFound {
 			return err
 		}
-		return u.render(w, r, v, http.StatusBadRequest, "repoform", "Settings of "+name, repoFormPage{Form: f, Edit: true, Error: errs.Message(err)})
+		return u.render(w, r, v, http.StatusBadRequest, "repoform", "Settings of "+name, repoFormPage{Form: f, Edit: true, Error: formMessage(err)})
 	}
 	http.Redirect(w, r, Prefix+"r/"+url.PathEscape(name)+"/", http.StatusSeeOther)
 	return nil
