@@ -15,7 +15,7 @@ type Kind uint8
 const (
 	Internal         Kind = iota // a bug or an unexpected failure: 500
 	Invalid                      // the caller sent something wrong: 400
-	Unauthenticated              // no or bad credentials: 401/403
+	Unauthenticated              // no or bad credentials: 401 (a valid token lacking a permission is PermissionDenied, 403)
 	PermissionDenied             // credentials fine, not allowed: 403
 	NotFound                     // 404
 	Conflict                     // already exists, or state forbids it: 409 (upload duplicates use Invalid as PyPI does)

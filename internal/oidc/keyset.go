@@ -41,9 +41,7 @@ var (
 // unknown kid at most once per UnknownKIDRefreshInterval; concurrent refreshes
 // are deduplicated and a failed fetch keeps the previous keys.
 //
-// It implements go-oidc's KeySet interface (VerifySignature), so a go-oidc
-// IDTokenVerifier can use it, but our Verifier calls Key directly to avoid
-// parsing the token twice.
+// The Verifier calls Key directly, so the token is parsed once.
 type KeySet struct {
 	cfg    IssuerConfig
 	client *http.Client
@@ -279,27 +277,6 @@ func (k *KeySet) getJSON(ctx context.Context, u string, v any) error {
 		return fmt.Errorf("GET %s: %w", u, err)
 	}
 	return nil
-}
-
-// VerifySignature implements go-oidc's KeySet: parse, find the key by kid
-// (required), verify, return the payload.
-func (k *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSignedCompact(jwt, k.Algorithms())
-	if err != nil {
-		return nil, err
-	}
-	if len(jws.Signatures) != 1 || jws.Signatures[0].Header.KeyID == "" {
-		return nil, errors.New("token has no kid")
-	}
-	h := jws.Signatures[0].Header
-	key, err := k.Key(ctx, h.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	if err := keyFitsAlg(key, h.Algorithm); err != nil {
-		return nil, err
-	}
-	return jws.Verify(key.Key)
 }
 
 // keyFitsAlg checks that the key type matches alg and that a key-level alg,

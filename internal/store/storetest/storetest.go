@@ -827,14 +827,8 @@ func testAuditDefaultLimit(t *testing.T, s store.Store) {
 
 // Publishers and Replay are not (yet) part of store.Store; stores that
 // offer them are held to their contract, others skip these tests.
-type withPublishers interface{ Publishers() store.Publishers }
-type withReplay interface{ Replay() store.Replay }
-
 func testPublishers(t *testing.T, s store.Store) {
-	ps, okp := s.(withPublishers)
-	if !okp {
-		t.Skip("store has no Publishers()")
-	}
+	ps := s
 	ctx := t.Context()
 	mustRepo(t, s, "main")
 	mustRepo(t, s, "other")
@@ -911,10 +905,7 @@ func testPublishers(t *testing.T, s store.Store) {
 }
 
 func testReplay(t *testing.T, s store.Store) {
-	rs, okr := s.(withReplay)
-	if !okr {
-		t.Skip("store has no Replay()")
-	}
+	rs := s
 	ctx := t.Context()
 	// Far from any clock the store may run on, so the suite needs none.
 	past := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
