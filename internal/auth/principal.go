@@ -198,3 +198,41 @@ func (p Principal) ServerAdmin() bool {
 	return p.Scope.AllowsAction(registry.Admin) && len(p.Scope.Repos) == 0 &&
 		len(p.Scope.Projects) == 0 && len(p.Scope.Bindings) == 0
 }
+
+// Reader returns what the principal may read: every public repository, and
+// what its scope grants with the read action. Reading a private
+// repository's index passes CanRead; its projects each pass CanReadProject
+// (a project outside the token's patterns or bindings does not), and a file
+// whose project is unknown passes only for a token that reads the whole
+// repository.
+func (p Principal) Reader() registry.Reader { return principalReader{p} }
+
+type principalReader struct{ p Principal }
+
+func (r principalReader) CanRead(repo registry.Repository) (ok, whole bool) {
+	if repo.Public {
+		return true, true
+	}
+	if !r.p.Scope.AllowsAction(registry.Read) || len(r.p.Scope.Repos) > 0 && !slices.Contains(r.p.Scope.Repos, repo.Name) {
+		return false, false
+	}
+	if len(r.p.Scope.Bindings) > 0 && r.p.checkBindings(registry.Read, repo.Name, "") != nil {
+		return false, false
+	}
+	return true, len(r.p.Scope.Projects) == 0 && len(r.p.Scope.Bindings) == 0
+}
+
+func (r principalReader) CanReadProject(repo registry.Repository, project string) bool {
+	ok, whole := r.CanRead(repo)
+	switch {
+	case !ok:
+		return false
+	case whole:
+		return true
+	case project == "":
+		return false // an unknown project is never a wildcard
+	case len(r.p.Scope.Bindings) > 0:
+		return r.p.Check(registry.Read, repo.Name, project) == nil
+	}
+	return r.p.AllowsProject(project)
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/errs"
-	"github.com/wharf-dev/wharf/internal/pypi"
 	"github.com/wharf-dev/wharf/internal/registry"
 )
 
@@ -38,14 +37,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		return errs.Errorf(errs.NotFound, "httpapi", "no such file: the URL must hold the file's lower-case sha256")
 	}
 	distName, wantMetadata := strings.CutSuffix(filename, metadataSuffix)
-	project := ""
-	if d, err := pypi.ParseFilename(distName); err == nil {
-		project = pypi.Normalize(d.Name)
-	}
-	repo, _, err := s.readable(r, project)
+	// The project is not taken from the URL: the index checks the caller
+	// against the project the file's stored row names, and a file the
+	// caller may not read is absent (404) for it.
+	repo, rd, err := s.readable(r, "")
 	if err != nil {
 		return err
 	}
+	r = withReader(r, rd)
 	if s.cfg.Redirect && repo.Kind == registry.Hosted {
 		if signer, ok := s.cfg.Blobs.(blob.Signer); ok {
 			return s.redirectDownload(w, r, signer, repo, sha, filename, distName, wantMetadata)
@@ -68,7 +67,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	h["Content-Type"] = []string{contentType(filename)}
 	h["Etag"] = []string{`"` + key + `"`}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
-	if repo.Public {
+	if repo.Public && !d.Private {
 		h["Cache-Control"] = []string{"public, max-age=31536000, immutable"}
 	} else {
 		h["Cache-Control"] = []string{"private, max-age=31536000, immutable"}

@@ -31,10 +31,11 @@ func (s *Server) pypiJSON(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, u, http.StatusMovedPermanently)
 		return nil
 	}
-	repo, _, err := s.readable(r, name)
+	repo, rd, err := s.readable(r, name)
 	if err != nil {
 		return err
 	}
+	r = withReader(r, rd)
 	p, serial, err := s.catalogProject(r.Context(), repo, name)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func (s *Server) pypiJSON(w http.ResponseWriter, r *http.Request) error {
 	h["Content-Type"] = contentTypeJSON
 	h["Vary"] = varyAcceptEncoding
 	h["X-Pypi-Last-Serial"] = []string{strconv.FormatInt(serial, 10)}
-	if repo.Public {
+	if s.sharedPage(r.Context(), repo, name) {
 		h["Cache-Control"] = cachePublic
 	} else {
 		h["Cache-Control"] = cachePrivate

@@ -151,6 +151,10 @@ func (s *Server) routes() {
 	m.Handle("GET /{repo}/files/{sha256}/{filename}", s.handle(s.download))
 	m.Handle("GET /{repo}/pypi/{project}/json", s.handle(s.pypiJSON))
 	m.Handle("GET /{repo}/pypi/{project}/{version}/json", s.handle(s.pypiJSON))
+	// The index is read-only. uv prints its "this is the simple index URL,
+	// not the upload URL" hint only on 405, so say so rather than 404.
+	m.HandleFunc("/{repo}/simple/{$}", indexMethodNotAllowed)
+	m.HandleFunc("/{repo}/simple/{project}/{$}", indexMethodNotAllowed)
 	// Both forms: uploaders must not be asked to re-send a body after a redirect.
 	m.HandleFunc("POST /{repo}/legacy/{$}", s.upload)
 	m.HandleFunc("POST /{repo}/legacy", s.upload)
@@ -163,6 +167,16 @@ func (s *Server) routes() {
 		m.Handle("GET /metrics", promhttpHandler(s.cfg.Gatherer))
 	}
 	m.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute }))
+}
+
+// indexMethodNotAllowed answers any method but GET and HEAD on the index.
+func indexMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	to := "the repository's /legacy/ URL"
+	if repo := r.PathValue("repo"); registry.ValidRepoName(repo) {
+		to = "/" + repo + "/legacy/"
+	}
+	writeText(w, http.StatusMethodNotAllowed, "the simple index is read-only: upload to "+to)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -207,34 +221,68 @@ func (s *Server) principal(r *http.Request) (p auth.Principal, ok bool, err erro
 	return p, err == nil, err
 }
 
-// readable resolves the repository named in the path and checks that the
-// caller may read it (public, or a token with read on it). project narrows
-// the check for tokens scoped to projects; "" is the repository root. When
-// a token limited to some projects reads a private repository, only tells
-// which projects a listing may show (nil otherwise), so the root page never
-// names projects the token cannot read.
-func (s *Server) readable(r *http.Request, project string) (repo registry.Repository, only func(project string) bool, err error) {
-	repo, err = s.repos.get(r.Context(), r.PathValue("repo"))
+// readable resolves the repository named in the path and decides what the
+// caller may read of it. A public hosted or remote repository is readable
+// by anyone and its credentials are not even looked at (pip sends stored
+// ones everywhere). A private repository needs a token with read on it; a
+// virtual one checks credentials whenever they are sent, because what it
+// shows depends on which members the caller may read (a bad token is
+// refused rather than served the anonymous view, which could swap a
+// private project for a public one of the same name). project, when not
+// "", must be readable too: a name outside a project-scoped token's
+// patterns answers 404 exactly as an absent project does, so it reveals
+// nothing and clients searching several indexes (uv) move on to the next.
+// The returned Reader goes to the indexes in the context (withReader).
+func (s *Server) readable(r *http.Request, project string) (registry.Repository, registry.Reader, error) {
+	var rd registry.Reader = registry.Anonymous{}
+	repo, err := s.repos.get(r.Context(), r.PathValue("repo"))
 	if err != nil {
-		return repo, nil, err
+		return repo, rd, err
 	}
-	if repo.Public {
-		return repo, nil, nil
+	if repo.Public && repo.Kind != registry.Virtual {
+		return repo, rd, nil
 	}
-	p, ok, err := s.principal(r)
+	p, authed, err := s.principal(r)
 	if err != nil {
-		return repo, nil, err
+		return repo, rd, err
 	}
-	if !ok {
-		return repo, nil, errs.Errorf(errs.Unauthenticated, "httpapi", "repository '%s' is private: authenticate with __token__ and an API token", repo.Name)
+	if authed {
+		rd = p.Reader()
 	}
-	if err := p.Check(registry.Read, repo.Name, project); err != nil {
-		return repo, nil, err
+	if ok, _ := rd.CanRead(repo); !ok {
+		if !authed {
+			return repo, rd, errs.Errorf(errs.Unauthenticated, "httpapi", "repository '%s' is private: authenticate with __token__ and an API token", repo.Name)
+		}
+		if err := p.Check(registry.Read, repo.Name, ""); err != nil {
+			return repo, rd, err
+		}
+		return repo, rd, errs.Errorf(errs.PermissionDenied, "httpapi", "The given token isn't allowed to access repository '%s'.", repo.Name)
 	}
-	if len(p.Scope.Projects) > 0 || len(p.Scope.Bindings) > 0 {
-		only = func(name string) bool { return p.Check(registry.Read, repo.Name, name) == nil }
+	if project != "" && !rd.CanReadProject(repo, project) {
+		return repo, rd, projectNotFound(repo, project)
 	}
-	return repo, only, nil
+	return repo, rd, nil
+}
+
+// projectNotFound is the 404 of a project the caller may not read: word
+// for word what the repository's index answers for an absent one.
+func projectNotFound(repo registry.Repository, name string) error {
+	switch repo.Kind {
+	case registry.Virtual:
+		return errs.Errorf(errs.NotFound, "virtual", "project '%s' not found in repository '%s' or its members", name, repo.Name)
+	case registry.Remote:
+		return errs.Errorf(errs.NotFound, "remote", "project '%s' not found in repository '%s' (nor upstream)", name, repo.Name)
+	}
+	return errs.Errorf(errs.NotFound, "hosted", "project '%s' not found in repository '%s'", name, repo.Name)
+}
+
+// withReader hands the caller's Reader to the indexes through the
+// request's context; anonymous is the default and needs no copy.
+func withReader(r *http.Request, rd registry.Reader) *http.Request {
+	if _, anon := rd.(registry.Anonymous); anon {
+		return r
+	}
+	return r.WithContext(registry.WithReader(r.Context(), rd))
 }
 
 // repoCache keeps repository settings for a short time: every request

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/fnv"
 	"net/http"
@@ -30,6 +31,10 @@ type pageKey struct {
 	repo    int64
 	project string
 	format  pypi.Format
+	// view is, for a virtual repository, which members the caller sees
+	// (registry.PageView): a page is never served to a caller with
+	// another view. 0 for the other kinds.
+	view uint64
 }
 
 // Shared header values; net/http never modifies them.
@@ -112,9 +117,21 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 		return err
 	}
 	key := pageKey{repo: repo.ID, project: project, format: f}
+	// A virtual repository's page depends on the members the caller may
+	// read: it is cached per view, only for the view it was built for, and
+	// shared caches may keep it only when every member is public.
+	cacheable, shared := true, repo.Public
+	var tok uint64
+	var current bool
+	if v, ok := idx.(registry.Viewer); ok {
+		pv := v.PageView(r.Context(), repo, project)
+		key.view, tok, current, cacheable, shared = pv.ID, pv.Token, pv.Current, pv.Cacheable, shared && pv.Shared
+	} else {
+		tok, current = idx.PageToken(repo, project)
+	}
 	var p *page
 	stale := false
-	if tok, ok := idx.PageToken(repo, project); ok {
+	if cacheable && current {
 		p = s.pages.get(key, tok)
 	}
 	if p == nil {
@@ -124,6 +141,9 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 		case err != nil && errs.KindOf(err) == errs.Unavailable:
 			// The database is unreachable: the last page rendered is
 			// better than an error (stale-if-error, as remote pages do).
+			if !cacheable {
+				return err
+			}
 			if p = s.pages.last(key); p == nil {
 				return err
 			}
@@ -135,7 +155,9 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 			stale = info.Stale
 			p = &page{gen: info.Token, body: buf.Bytes(), etag: etagOf(buf.Bytes())}
 			p.etagHdr, p.lenHdr = []string{p.etag}, []string{strconv.Itoa(len(p.body))}
-			s.pages.put(key, p)
+			if cacheable && !info.PerCaller && info.View == key.view {
+				s.pages.put(key, p)
+			}
 		}
 	}
 	h := w.Header()
@@ -144,7 +166,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 	}
 	h["Content-Type"] = contentTypeHdr[f]
 	h["Vary"] = varyAcceptEncoding
-	if repo.Public {
+	if shared {
 		h["Cache-Control"] = cachePublic
 	} else {
 		h["Cache-Control"] = cachePrivate
@@ -171,6 +193,24 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, repo registry
 	return nil
 }
 
+// sharedPage reports whether a page of repo is the same for every reader,
+// so shared caches may keep it: a public repository, and for a virtual one
+// only while every member is public (otherwise what it shows depends on
+// the reader's token).
+func (s *Server) sharedPage(ctx context.Context, repo registry.Repository, project string) bool {
+	if !repo.Public {
+		return false
+	}
+	idx, err := s.index(repo)
+	if err != nil {
+		return false
+	}
+	if v, ok := idx.(registry.Viewer); ok {
+		return v.PageView(ctx, repo, project).Shared
+	}
+	return true
+}
+
 func etagMatch(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimSpace(t)
@@ -182,16 +222,17 @@ func etagMatch(header, etag string) bool {
 }
 
 func (s *Server) rootPage(w http.ResponseWriter, r *http.Request) error {
-	repo, only, err := s.readable(r, "")
+	repo, rd, err := s.readable(r, "")
 	if err != nil {
 		return err
 	}
+	r = withReader(r, rd)
 	idx, err := s.index(repo)
 	if err != nil {
 		return err
 	}
-	if only != nil {
-		return s.filteredRoot(w, r, repo, idx, only)
+	if _, whole := rd.CanRead(repo); !whole {
+		return s.filteredRoot(w, r, repo, idx, rd)
 	}
 	return s.servePage(w, r, repo, idx, "", func(buf *bytes.Buffer, f pypi.Format) (registry.PageInfo, error) {
 		l, info, err := idx.Root(r.Context(), repo)
@@ -209,7 +250,7 @@ func (s *Server) rootPage(w http.ResponseWriter, r *http.Request) error {
 
 // filteredRoot renders, uncached, the root page of a private repository for
 // a token limited to some of its projects: only those are listed.
-func (s *Server) filteredRoot(w http.ResponseWriter, r *http.Request, repo registry.Repository, idx registry.Index, only func(string) bool) error {
+func (s *Server) filteredRoot(w http.ResponseWriter, r *http.Request, repo registry.Repository, idx registry.Index, rd registry.Reader) error {
 	f, err := negotiate(r)
 	if err != nil {
 		return err
@@ -220,7 +261,7 @@ func (s *Server) filteredRoot(w http.ResponseWriter, r *http.Request, repo regis
 	}
 	kept := l.Projects[:0:0]
 	for _, p := range l.Projects {
-		if only(p.Normalized) {
+		if rd.CanReadProject(repo, p.Normalized) {
 			kept = append(kept, p)
 		}
 	}
@@ -263,10 +304,11 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, u, http.StatusMovedPermanently)
 		return nil
 	}
-	repo, _, err := s.readable(r, name)
+	repo, rd, err := s.readable(r, name)
 	if err != nil {
 		return err
 	}
+	r = withReader(r, rd)
 	idx, err := s.index(repo)
 	if err != nil {
 		return err

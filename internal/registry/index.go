@@ -34,6 +34,37 @@ type PageInfo struct {
 	// Stale is set when the page is older than its freshness lifetime and
 	// is served because the upstream failed (stale-if-error).
 	Stale bool
+	// View is, for pages whose content depends on who reads them (virtual
+	// repositories), the fingerprint of what the caller was shown (see
+	// PageView); 0 for pages the same for every allowed reader.
+	View uint64
+	// PerCaller is set when the page was built for this caller alone
+	// (filtered by its token's project patterns, or through a nested
+	// virtual repository): it must not be cached or shown to anyone else.
+	PerCaller bool
+}
+
+// Viewer is implemented by indexes whose pages depend on the caller (the
+// Reader in the context): virtual repositories, which skip the members the
+// caller may not read. Their pages are cached per view.
+type Viewer interface {
+	PageView(ctx context.Context, repo Repository, project string) PageView
+}
+
+// PageView is one caller's view of a page, computed without I/O.
+type PageView struct {
+	// ID fingerprints the settings the page is built from and which members
+	// are hidden from the caller: pages are cached under it, and a page
+	// whose PageInfo.View differs is not cached.
+	ID uint64
+	// Token is the page token of this view; Current says it is known.
+	Token   uint64
+	Current bool
+	// Cacheable is false when the page must be built for this caller alone.
+	Cacheable bool
+	// Shared is set when every member is public: the page is the same for
+	// every reader, so shared caches may keep it.
+	Shared bool
 }
 
 // Download is an opened distribution or metadata file.
@@ -46,4 +77,11 @@ type Download struct {
 	// did not give its length: it cannot seek to its end, so it is sent
 	// whole, without Content-Length or ranges.
 	Unsized bool
+	// Project is the PEP 503 name of the project the file belongs to, as
+	// its stored row says (never parsed from the URL); "" when unknown.
+	Project string
+	// Private is set when the file came from a repository not everyone may
+	// read (a private member of a virtual repository): shared caches must
+	// not keep it.
+	Private bool
 }

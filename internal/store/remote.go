@@ -24,6 +24,10 @@ type RemoteFile struct {
 	URL            string // absolute upstream URL
 	MetadataSHA256 string // "" when the upstream advertises no core metadata
 	UploadTime     time.Time
+	// Project is the PEP 503 name of the project page that listed the file:
+	// downloads are authorised by it, never by the URL's filename. "" for
+	// entries stored before wharf kept it (unknown: never a wildcard).
+	Project string
 }
 
 // Remote persists repository settings (remote and virtual repositories)

@@ -84,7 +84,8 @@ func (s *Service) ProjectPage(ctx context.Context, repo registry.Repository, nam
 }
 
 // LookupFile finds the file a download URL names. A URL whose sha256 does
-// not match the file's is not found, so URLs never serve other content.
+// not match the file's is not found, so URLs never serve other content; nor
+// is a file of a project the caller (ctx's registry.Reader) may not read.
 func (s *Service) LookupFile(ctx context.Context, repo registry.Repository, sha256, filename string) (registry.File, error) {
 	f, err := s.store.Files().GetByFilename(ctx, repo.ID, filename)
 	switch {
@@ -101,8 +102,24 @@ func (s *Service) LookupFile(ctx context.Context, repo registry.Repository, sha2
 	if err == nil && f.SHA256 != sha256 {
 		err = store.ErrNotFound
 	}
+	if err == nil && !registry.ReaderFrom(ctx).CanReadProject(repo, FileProject(f)) {
+		// A file of a project the caller may not read is absent for it.
+		err = store.ErrNotFound
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return f, errs.Errorf(errs.NotFound, "hosted", "file '%s' not found in repository '%s'", filename, repo.Name)
 	}
 	return f, err
+}
+
+// FileProject is the PEP 503 name of a stored file's project: the upload
+// refused any filename whose project is not the project it was stored
+// under, so the stored filename names it. "" (unknown, never a wildcard)
+// if it does not parse.
+func FileProject(f registry.File) string {
+	d, err := pypi.ParseFilename(f.Filename)
+	if err != nil {
+		return ""
+	}
+	return d.Project()
 }

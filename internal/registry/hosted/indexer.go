@@ -50,5 +50,5 @@ func (x index) Open(ctx context.Context, repo registry.Repository, sha256, filen
 	if err != nil {
 		return registry.Download{}, err
 	}
-	return registry.Download{Content: obj, Key: key, ModTime: f.UploadedAt}, nil
+	return registry.Download{Content: obj, Key: key, ModTime: f.UploadedAt, Project: FileProject(f)}, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wharf-dev/wharf/internal/blob"
 	"github.com/wharf-dev/wharf/internal/errs"
-	"github.com/wharf-dev/wharf/internal/pypi"
 	"github.com/wharf-dev/wharf/internal/registry"
 	"github.com/wharf-dev/wharf/internal/store"
 	"github.com/wharf-dev/wharf/internal/upstream"
@@ -23,7 +22,9 @@ import (
 // make them wait for the whole file before the first byte.
 func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, filename string, metadata bool) (registry.Download, error) {
 	rf, err := s.cfg.Store.Remote().File(ctx, repo.ID, sha256)
-	if err == nil && rf.Filename != filename {
+	if err == nil && (rf.Filename != filename || !registry.ReaderFrom(ctx).CanReadProject(repo, rf.Project)) {
+		// Another file's bytes, or a file of a project the caller may not
+		// read (as the page that listed it says, never the URL): absent.
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -36,11 +37,7 @@ func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, fi
 	if err != nil {
 		return registry.Download{}, err
 	}
-	project := ""
-	if d, err := pypi.ParseFilename(filename); err == nil {
-		project = d.Project()
-	}
-	if age := set.MinReleaseAge; age > 0 && !slices.Contains(set.CooldownExceptions, project) &&
+	if age := set.MinReleaseAge; age > 0 && (rf.Project == "" || !slices.Contains(set.CooldownExceptions, rf.Project)) &&
 		s.cfg.Now().Before(rf.UploadTime.Add(age.D())) {
 		return registry.Download{}, errs.Errorf(errs.NotFound, "remote",
 			"file '%s' is in cooldown in repository '%s' until %s (min_release_age %s)", filename, repo.Name,
@@ -55,7 +52,7 @@ func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, fi
 	}
 	obj, err := s.cfg.Blobs.Open(ctx, key)
 	if err == nil {
-		return registry.Download{Content: obj, Key: key, ModTime: rf.UploadTime}, nil
+		return registry.Download{Content: obj, Key: key, ModTime: rf.UploadTime, Project: rf.Project}, nil
 	}
 	if !errors.Is(err, blob.ErrNotFound) {
 		return registry.Download{}, err
@@ -74,9 +71,9 @@ func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, fi
 		if err != nil {
 			return registry.Download{}, err
 		}
-		return registry.Download{Content: obj, Key: key, ModTime: rf.UploadTime}, nil
+		return registry.Download{Content: obj, Key: key, ModTime: rf.UploadTime, Project: rf.Project}, nil
 	}
-	return registry.Download{Content: &fillReader{f: f, ctx: ctx}, Key: key, ModTime: rf.UploadTime, Unsized: f.size < 0}, nil
+	return registry.Download{Content: &fillReader{f: f, ctx: ctx}, Key: key, ModTime: rf.UploadTime, Unsized: f.size < 0, Project: rf.Project}, nil
 }
 
 // fileKey is the backoff key of a file fetch (no project name holds NUL).

@@ -622,7 +622,7 @@ func (s *Service) fill(ctx context.Context, repo registry.Repository, set regist
 		}
 		e.page.Files = append(e.page.Files, f)
 		files = append(files, store.RemoteFile{RepoID: repo.ID, SHA256: f.SHA256, Filename: f.Filename, URL: f.URL,
-			MetadataSHA256: f.CoreMetadataSHA256, UploadTime: uploadTime(e, &f)})
+			MetadataSHA256: f.CoreMetadataSHA256, UploadTime: uploadTime(e, &f), Project: k.project})
 	}
 	body, err := json.Marshal(persisted{Page: e.page, FirstSeen: e.firstSeen})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/blob/fsblob"
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/registry"
@@ -40,12 +41,13 @@ type fakeUpstream struct {
 	fileHandler atomic.Pointer[http.HandlerFunc]
 	wheel       []byte
 	advertised  string // sha256 put on the page
+	filename    string // of the one file of "demo"
 	uploaded    time.Time
 	delay       time.Duration
 }
 
 func newUpstream(t *testing.T, uploaded time.Time) *fakeUpstream {
-	u := &fakeUpstream{wheel: []byte("wheel bytes"), uploaded: uploaded}
+	u := &fakeUpstream{wheel: []byte("wheel bytes"), uploaded: uploaded, filename: "demo-1.0-py3-none-any.whl"}
 	sum := sha256.Sum256(u.wheel)
 	u.advertised = hex.EncodeToString(sum[:])
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,9 +72,9 @@ func newUpstream(t *testing.T, uploaded time.Time) *fakeUpstream {
 				return
 			}
 			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-			fmt.Fprintf(w, `{"meta":{"api-version":"1.1"},"name":"demo","versions":["1.0"],"files":[{"filename":"demo-1.0-py3-none-any.whl","url":"/files/demo-1.0-py3-none-any.whl","hashes":{"sha256":%q},"requires-python":">=3.8","yanked":false,"size":%d,"upload-time":%q}]}`,
-				u.advertised, len(u.wheel), u.uploaded.UTC().Format(time.RFC3339))
-		case "/files/demo-1.0-py3-none-any.whl":
+			fmt.Fprintf(w, `{"meta":{"api-version":"1.1"},"name":"demo","versions":["1.0"],"files":[{"filename":%q,"url":"/files/%s","hashes":{"sha256":%q},"requires-python":">=3.8","yanked":false,"size":%d,"upload-time":%q}]}`,
+				u.filename, u.filename, u.advertised, len(u.wheel), u.uploaded.UTC().Format(time.RFC3339))
+		case "/files/" + u.filename:
 			u.fileHits.Add(1)
 			if h := u.fileHandler.Load(); h != nil {
 				(*h)(w, r)
@@ -327,5 +329,51 @@ func TestCooldown(t *testing.T) {
 				t.Errorf("download err = %v, hidden = %v", err, hidden)
 			}
 		})
+	}
+}
+
+// TestFileProjectIsTheListingPage: a download is authorised by the project
+// whose page listed the file, never by the URL's filename: a file of "demo"
+// named as if it were "acme"'s, or named so it does not parse at all, is
+// absent for a token limited to acme, and a cooldown exception for acme
+// does not apply to it.
+func TestFileProjectIsTheListingPage(t *testing.T) {
+	t.Parallel()
+	read := []registry.Action{registry.Read}
+	acme := auth.Principal{Scope: registry.Scope{Actions: read, Projects: []string{"acme"}}}.Reader()
+	demo := auth.Principal{Scope: registry.Scope{Actions: read, Projects: []string{"demo"}}}.Reader()
+	for _, name := range []string{"acme-1.0-py3-none-any.whl", "acme.egg", "acme-1.0.tar.bz2"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, registry.RemoteSettings{}, 100*time.Hour)
+			f.up.filename = name
+			f.repo.Public = false
+			ctx := registry.WithReader(context.Background(), demo)
+			if _, _, err := f.svc.Project(ctx, f.repo, "demo"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.Open(registry.WithReader(ctx, acme), f.repo, f.up.advertised, name, false); errs.KindOf(err) != errs.NotFound {
+				t.Errorf("token for acme opens demo's file %s: %v, want not found", name, err)
+			}
+			if n := f.up.fileHits.Load(); n != 0 {
+				t.Errorf("the refused download fetched the file upstream %d times", n)
+			}
+			d, err := f.svc.Open(ctx, f.repo, f.up.advertised, name, false)
+			if err != nil {
+				t.Fatalf("token for demo: %v", err)
+			}
+			d.Content.Close()
+			if d.Project != "demo" {
+				t.Errorf("Download.Project = %q, want demo", d.Project)
+			}
+		})
+	}
+	f := setup(t, registry.RemoteSettings{MinReleaseAge: registry.Duration(72 * time.Hour), CooldownExceptions: []string{"acme"}}, time.Hour)
+	f.up.filename = "acme-1.0-py3-none-any.whl"
+	if _, _, err := f.svc.Project(context.Background(), f.repo, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Open(context.Background(), f.repo, f.up.advertised, f.up.filename, false); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("demo's fresh file named for acme passed acme's cooldown exception: %v", err)
 	}
 }

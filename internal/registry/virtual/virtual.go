@@ -132,31 +132,78 @@ func (s *Service) UploadTarget(ctx context.Context, repo registry.Repository) (r
 type member struct {
 	repo registry.Repository
 	idx  registry.Index
+	// visible says whether the caller may use the member for the page or
+	// file being served; whole, on the root page, that it may list every
+	// project of it (otherwise its names are filtered one by one).
+	visible, whole bool
 }
 
 func (s *Service) members(ctx context.Context, repo registry.Repository) ([]member, settingsEntry, error) {
 	se, err := s.settingsOf(ctx, repo)
-	set := se.s
 	if err != nil {
 		return nil, se, err
 	}
-	ms := make([]member, 0, len(set.Members))
-	for _, name := range set.Members {
+	ms, err := s.resolve(ctx, se)
+	return ms, se, err
+}
+
+// resolve looks up the members of se (a deleted member is skipped, not
+// fatal).
+func (s *Service) resolve(ctx context.Context, se settingsEntry) ([]member, error) {
+	ms := make([]member, 0, len(se.s.Members))
+	for _, name := range se.s.Members {
 		r, err := s.cfg.Repo(ctx, name)
 		if errs.KindOf(err) == errs.NotFound {
-			continue // a deleted member is skipped, not fatal
+			continue
 		}
 		if err != nil {
-			return nil, se, err
+			return nil, err
 		}
 		idx := s.cfg.Index(r.Kind)
 		if idx == nil {
 			continue
 		}
-		ms = append(ms, member{r, idx})
+		ms = append(ms, member{repo: r, idx: idx})
 	}
-	return ms, se, nil
+	return ms, nil
 }
+
+// see decides which members the caller (ctx's Reader) may use for project
+// ("" the root page) and returns the view of the page: a fingerprint of
+// the settings and of the hidden members, under which the page may be
+// cached. Reading through a virtual repository needs read access to each
+// member that supplies the data: a member the caller may not read is
+// skipped as if absent. cacheable is false when the page is built for this
+// caller alone: a member only partly readable on the root page (its names
+// are filtered by the caller's own patterns), or a visible nested virtual
+// repository (whose own view is not part of the fingerprint). shared is
+// set when every member is public.
+func see(ctx context.Context, se settingsEntry, ms []member, project string) (view uint64, cacheable, shared bool) {
+	rd := registry.ReaderFrom(ctx)
+	view, cacheable, shared = (offset^se.gen)*prime, true, true
+	for i := range ms {
+		m := &ms[i]
+		shared = shared && m.repo.Public
+		if project == "" {
+			m.visible, m.whole = rd.CanRead(m.repo)
+			if m.visible && !m.whole {
+				cacheable = false
+			}
+		} else {
+			m.visible = rd.CanReadProject(m.repo, project)
+		}
+		if !m.visible {
+			view = (view ^ uint64(m.repo.ID)) * prime
+			continue
+		}
+		if m.repo.Kind == registry.Virtual {
+			cacheable = false
+		}
+	}
+	return view, cacheable, shared
+}
+
+const prime = 1099511628211
 
 type depthKey struct{}
 
@@ -168,40 +215,49 @@ func deeper(ctx context.Context, repo registry.Repository) (context.Context, err
 	return context.WithValue(ctx, depthKey{}, d+1), nil
 }
 
-// PageToken combines the members' tokens; it only answers when every member
-// can, and never touches the database (settings come from memory).
-func (s *Service) PageToken(repo registry.Repository, project string) (uint64, bool) {
+// PageToken never answers: a virtual repository's page depends on who
+// reads it, so a token without the caller would let one caller's page be
+// served to another. The HTTP layer uses PageView.
+func (s *Service) PageToken(registry.Repository, string) (uint64, bool) { return 0, false }
+
+// PageView is the caller's view of a page (registry.Viewer), from the
+// settings in memory, without touching the database; the token combines
+// the visible members' tokens and is current only when every one of them
+// answers. Expired settings still give the view (a page cached for it may
+// be served stale while the database is unreachable), never a token.
+func (s *Service) PageView(ctx context.Context, repo registry.Repository, project string) registry.PageView {
 	s.mu.RLock()
 	se, ok := s.settings[repo.ID]
 	s.mu.RUnlock()
-	if !ok || s.cfg.Now().Sub(se.loadedAt) >= s.cfg.SettingsTTL {
-		return 0, false
+	if !ok {
+		return registry.PageView{}
 	}
-	// Member repositories are resolved through the cached lookup with a
-	// background context: PageToken has no request context, and the
-	// lookup is a map read when warm.
-	ctx := context.Background()
+	ms, err := s.resolve(ctx, se)
+	if err != nil {
+		return registry.PageView{}
+	}
+	view, cacheable, shared := see(ctx, se, ms, project)
+	pv := registry.PageView{ID: view, Cacheable: cacheable, Shared: shared}
+	if !cacheable || s.cfg.Now().Sub(se.loadedAt) >= s.cfg.SettingsTTL {
+		return pv
+	}
 	h := offset ^ se.gen
-	for _, name := range se.s.Members {
-		r, err := s.cfg.Repo(ctx, name)
-		if err != nil {
-			return 0, false
+	for _, m := range ms {
+		if !m.visible {
+			continue
 		}
-		idx := s.cfg.Index(r.Kind)
-		if idx == nil || r.Kind == registry.Virtual {
-			return 0, false // nested virtuals: ask, do not recurse blindly
-		}
-		t, ok := idx.PageToken(r, project)
+		t, ok := m.idx.PageToken(m.repo, project)
 		if !ok {
-			return 0, false
+			return pv
 		}
-		h = (h ^ t ^ uint64(r.ID)<<32) * 1099511628211
+		h = (h ^ t ^ uint64(m.repo.ID)<<32) * prime
 	}
-	return h, true
+	pv.Token, pv.Current = h, true
+	return pv
 }
 
-// Root merges the members' project lists (names only: listing a name is
-// not serving its files).
+// Root merges the project lists of the members the caller may read (names
+// only: listing a name is not serving its files).
 func (s *Service) Root(ctx context.Context, repo registry.Repository) (pypi.ProjectList, registry.PageInfo, error) {
 	ctx, err := deeper(ctx, repo)
 	if err != nil {
@@ -213,15 +269,26 @@ func (s *Service) Root(ctx context.Context, repo registry.Repository) (pypi.Proj
 	}
 	var out pypi.ProjectList
 	var info registry.PageInfo
+	view, cacheable, _ := see(ctx, se, ms, "")
+	info.View, info.PerCaller = view, !cacheable
+	rd := registry.ReaderFrom(ctx)
 	h := offset ^ se.gen
 	for _, m := range ms {
+		if !m.visible {
+			continue
+		}
 		l, mi, err := m.idx.Root(ctx, m.repo)
 		if err != nil {
 			return out, info, err
 		}
-		h = (h ^ mi.Token ^ uint64(m.repo.ID)<<32) * 1099511628211
+		h = (h ^ mi.Token ^ uint64(m.repo.ID)<<32) * prime
 		info.Stale = info.Stale || mi.Stale
-		out.Projects = append(out.Projects, l.Projects...)
+		info.PerCaller = info.PerCaller || mi.PerCaller
+		for _, p := range l.Projects {
+			if m.whole || rd.CanReadProject(m.repo, p.Normalized) {
+				out.Projects = append(out.Projects, p)
+			}
+		}
 	}
 	slices.SortStableFunc(out.Projects, func(a, b pypi.ProjectEntry) int { return strings.Compare(a.Normalized, b.Normalized) })
 	out.Projects = slices.CompactFunc(out.Projects, func(a, b pypi.ProjectEntry) bool { return a.Normalized == b.Normalized })
@@ -229,10 +296,11 @@ func (s *Service) Root(ctx context.Context, repo registry.Repository) (pypi.Proj
 	return out, info, nil
 }
 
-// Project resolves a project: the first member that has it supplies all its
-// files, unless the project is in the merge list. Members after the one that
-// answers are never asked, so an unreachable upstream does not slow a
-// project found in a hosted member listed before it.
+// Project resolves a project: the first member the caller may read that
+// has it supplies all its files, unless the project is in the merge list.
+// Members after the one that answers are never asked, so an unreachable
+// upstream does not slow a project found in a hosted member listed before
+// it.
 func (s *Service) Project(ctx context.Context, repo registry.Repository, name string) (pypi.ProjectPage, registry.PageInfo, error) {
 	ctx, err := deeper(ctx, repo)
 	if err != nil {
@@ -245,19 +313,25 @@ func (s *Service) Project(ctx context.Context, repo registry.Repository, name st
 	merge := slices.Contains(se.s.Merge, name)
 	var out pypi.ProjectPage
 	var info registry.PageInfo
+	view, cacheable, _ := see(ctx, se, ms, name)
+	info.View, info.PerCaller = view, !cacheable
 	found := false
 	h := offset ^ se.gen
 	for _, m := range ms {
+		if !m.visible {
+			continue
+		}
 		p, mi, err := m.idx.Project(ctx, m.repo, name)
 		if errs.KindOf(err) == errs.NotFound {
-			h = (h ^ mi.Token ^ uint64(m.repo.ID)<<32) * 1099511628211
+			h = (h ^ mi.Token ^ uint64(m.repo.ID)<<32) * prime
 			continue
 		}
 		if err != nil {
 			return out, info, err
 		}
-		h = (h ^ mi.Token ^ uint64(m.repo.ID)<<32) * 1099511628211
+		h = (h ^ mi.Token ^ uint64(m.repo.ID)<<32) * prime
 		info.Stale = info.Stale || mi.Stale
+		info.PerCaller = info.PerCaller || mi.PerCaller
 		if !found {
 			out, found = p, true
 			if !merge {
@@ -301,8 +375,10 @@ func mergeInto(out *pypi.ProjectPage, p pypi.ProjectPage) {
 	})
 }
 
-// Open finds the file in the members, in order. The URL pins the sha256,
-// so a member can only serve the exact bytes the page promised.
+// Open finds the file in the members the caller may read, in order. The
+// URL pins the sha256, so a member can only serve the exact bytes the page
+// promised; each member checks the caller against the project its stored
+// row names, and so does this repository.
 func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, filename string, metadata bool) (registry.Download, error) {
 	ctx, err := deeper(ctx, repo)
 	if err != nil {
@@ -312,12 +388,26 @@ func (s *Service) Open(ctx context.Context, repo registry.Repository, sha256, fi
 	if err != nil {
 		return registry.Download{}, err
 	}
+	rd := registry.ReaderFrom(ctx)
 	for _, m := range ms {
+		if ok, _ := rd.CanRead(m.repo); !ok {
+			continue
+		}
 		d, err := m.idx.Open(ctx, m.repo, sha256, filename, metadata)
 		if errs.KindOf(err) == errs.NotFound {
 			continue
 		}
-		return d, err
+		if err != nil {
+			return d, err
+		}
+		if !rd.CanReadProject(repo, d.Project) {
+			if d.Content != nil {
+				d.Content.Close()
+			}
+			break
+		}
+		d.Private = d.Private || !m.repo.Public
+		return d, nil
 	}
 	return registry.Download{}, errs.Errorf(errs.NotFound, "virtual", "file '%s' not found in repository '%s' or its members", filename, repo.Name)
 }
@@ -370,4 +460,58 @@ func CheckMembers(ctx context.Context, name string, set registry.VirtualSettings
 		}
 	}
 	return nil
+}
+
+// CheckPublic refuses a public virtual repository with a private member,
+// directly or through nested virtual repositories. Reads through a virtual
+// repository skip the members the caller may not read, so such a
+// repository would quietly show anonymous readers less than its member
+// list says, and look to its creator as if it published the private
+// member. It applies when a virtual repository is created, made public, or
+// its members change (through the admin API and the configuration file).
+// A member made private later is not refused: reads skip it for callers
+// who may not read it. repo and settingsOf are as for CheckMembers.
+func CheckPublic(ctx context.Context, name string, public bool, set registry.VirtualSettings,
+	repo func(ctx context.Context, name string) (registry.Repository, error),
+	settingsOf func(ctx context.Context, r registry.Repository) (*registry.VirtualSettings, error)) error {
+	const op = "virtual.CheckPublic"
+	if !public {
+		return nil
+	}
+	seen := map[string]bool{}
+	var walk func(members []string, via string) error
+	walk = func(members []string, via string) error {
+		for _, n := range members {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			r, err := repo(ctx, n)
+			if errs.KindOf(err) == errs.NotFound || errors.Is(err, store.ErrNotFound) {
+				continue // CheckMembers names missing members
+			}
+			if err != nil {
+				return err
+			}
+			if !r.Public {
+				return errs.Errorf(errs.Invalid, op,
+					"virtual repository '%s' is public but its member '%s'%s is private: reads through '%s' skip members the reader may not read, so anonymous readers would not see '%s' there. Make '%s' private (wharf repo create --private, or \"public\": false) so token holders read both, or make '%s' public",
+					name, n, via, name, n, name, n)
+			}
+			if r.Kind != registry.Virtual {
+				continue
+			}
+			vs, err := settingsOf(ctx, r)
+			if err != nil {
+				return err
+			}
+			if vs != nil {
+				if err := walk(vs.Members, " (through '"+n+"')"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(set.Members, "")
 }

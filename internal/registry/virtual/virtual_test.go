@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wharf-dev/wharf/internal/auth"
 	"github.com/wharf-dev/wharf/internal/errs"
 	"github.com/wharf-dev/wharf/internal/pypi"
 	"github.com/wharf-dev/wharf/internal/registry"
@@ -75,12 +76,15 @@ func (f *fakeIndex) Open(ctx context.Context, repo registry.Repository, sha256, 
 		return registry.Download{}, err
 	}
 	for k, p := range f.pages {
-		if r, _, _ := strings.Cut(k, "/"); r != repo.Name {
+		r, project, _ := strings.Cut(k, "/")
+		if r != repo.Name {
 			continue
 		}
 		for _, fe := range p.Files {
-			if fe.SHA256 == sha256 && fe.Filename == filename {
-				return registry.Download{Key: repo.Name + ":" + sha256}, nil
+			// As real indexes do: the project is the stored one, and a
+			// file of a project the caller may not read is absent.
+			if fe.SHA256 == sha256 && fe.Filename == filename && registry.ReaderFrom(ctx).CanReadProject(repo, project) {
+				return registry.Download{Key: repo.Name + ":" + sha256, Project: project}, nil
 			}
 		}
 	}
@@ -111,22 +115,24 @@ func newEnv(t *testing.T, virtuals map[string]registry.VirtualSettings) *env {
 	t.Cleanup(func() { st.Close() })
 	e := &env{st: st, now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), fake: &fakeIndex{
 		pages: map[string]pypi.ProjectPage{
-			"local/demo":  {Name: "demo", Files: []pypi.FileEntry{file("demo-1.0-py3-none-any.whl", "a")}, Versions: []string{"1.0"}},
-			"pypi/demo":   {Name: "demo", Files: []pypi.FileEntry{file("demo-1.0-py3-none-any.whl", "b"), file("demo-9.0-py3-none-any.whl", "c")}, Versions: []string{"1.0", "9.0"}},
-			"pypi/public": {Name: "public", Files: []pypi.FileEntry{file("public-2.0-py3-none-any.whl", "d")}, Versions: []string{"2.0"}},
-			"private/lib": {Name: "lib", Files: []pypi.FileEntry{file("lib-0.1-py3-none-any.whl", "e")}, Versions: []string{"0.1"}},
+			"local/demo":     {Name: "demo", Files: []pypi.FileEntry{file("demo-1.0-py3-none-any.whl", "a")}, Versions: []string{"1.0"}},
+			"pypi/demo":      {Name: "demo", Files: []pypi.FileEntry{file("demo-1.0-py3-none-any.whl", "b"), file("demo-9.0-py3-none-any.whl", "c")}, Versions: []string{"1.0", "9.0"}},
+			"pypi/public":    {Name: "public", Files: []pypi.FileEntry{file("public-2.0-py3-none-any.whl", "d")}, Versions: []string{"2.0"}},
+			"private/lib":    {Name: "lib", Files: []pypi.FileEntry{file("lib-0.1-py3-none-any.whl", "e")}, Versions: []string{"0.1"}},
+			"private/secret": {Name: "secret", Files: []pypi.FileEntry{file("secret-1.0-py3-none-any.whl", "0")}, Versions: []string{"1.0"}},
+			"pypi/lib":       {Name: "lib", Files: []pypi.FileEntry{file("lib-5.0-py3-none-any.whl", "f")}, Versions: []string{"5.0"}},
 		},
 		fail:  map[string]error{"down": errs.Errorf(errs.Upstream, "fake", "upstream unreachable")},
 		calls: map[string]int{},
 	}}
-	for _, r := range []registry.Repository{{Name: "local", Kind: registry.Hosted}, {Name: "private", Kind: registry.Hosted},
-		{Name: "pypi", Kind: registry.Remote}, {Name: "down", Kind: registry.Remote}} {
+	for _, r := range []registry.Repository{{Name: "local", Kind: registry.Hosted, Public: true}, {Name: "private", Kind: registry.Hosted},
+		{Name: "pypi", Kind: registry.Remote, Public: true}, {Name: "down", Kind: registry.Remote, Public: true}} {
 		if err := st.Repos().Create(ctx, &r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for name, set := range virtuals {
-		r := registry.Repository{Name: name, Kind: registry.Virtual}
+		r := registry.Repository{Name: name, Kind: registry.Virtual, Public: true}
 		if err := st.Repos().Create(ctx, &r); err != nil {
 			t.Fatal(err)
 		}
@@ -172,8 +178,17 @@ func (e *env) project(t *testing.T, repo, project string) (pypi.ProjectPage, reg
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.svc.Project(t.Context(), r, project)
+	return e.svc.Project(readsAll(t), r, project)
 }
+
+// everything is the Reader of a caller who may read every repository.
+type everything struct{}
+
+func (everything) CanRead(registry.Repository) (bool, bool)        { return true, true }
+func (everything) CanReadProject(registry.Repository, string) bool { return true }
+
+// readsAll is the test's context for a caller who may read everything.
+func readsAll(t *testing.T) context.Context { return registry.WithReader(t.Context(), everything{}) }
 
 func filenames(p pypi.ProjectPage) []string {
 	var out []string
@@ -254,7 +269,7 @@ func TestResolution(t *testing.T) {
 func TestOpenAndRoot(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, map[string]registry.VirtualSettings{"all": {Members: []string{"local", "pypi"}}})
-	ctx := t.Context()
+	ctx := readsAll(t)
 	all, _ := e.repo(ctx, "all")
 	// A file is served by the member that has those exact bytes.
 	for _, tt := range []struct{ sha, name, want string }{
@@ -278,7 +293,7 @@ func TestOpenAndRoot(t *testing.T) {
 	for _, p := range l.Projects {
 		names = append(names, p.Normalized)
 	}
-	if diff := cmp.Diff([]string{"demo", "public"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"demo", "lib", "public"}, names); diff != "" {
 		t.Errorf("root: sorted, one entry per name (-want +got):\n%s", diff)
 	}
 }
@@ -360,24 +375,27 @@ func TestCycles(t *testing.T) {
 	}
 }
 
-func TestPageTokenFollowsSettings(t *testing.T) {
+func TestPageViewFollowsSettings(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, map[string]registry.VirtualSettings{"all": {Members: []string{"local", "pypi"}}})
-	ctx := t.Context()
+	ctx := readsAll(t)
 	all, _ := e.repo(ctx, "all")
+	if pv := e.svc.PageView(ctx, all, "demo"); pv.Current || pv.Cacheable {
+		t.Errorf("PageView answered before the settings were loaded: %+v", pv)
+	}
 	if _, ok := e.svc.PageToken(all, "demo"); ok {
-		t.Error("PageToken answered before the settings were loaded")
+		t.Error("PageToken answered: a virtual page depends on its reader")
 	}
 	_, info, err := e.svc.Project(ctx, all, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, ok := e.svc.PageToken(all, "demo")
-	if !ok {
-		t.Fatal("PageToken did not answer with warm settings")
+	pv := e.svc.PageView(ctx, all, "demo")
+	if !pv.Current || !pv.Cacheable {
+		t.Fatalf("PageView did not answer with warm settings: %+v", pv)
 	}
-	if tok != info.Token {
-		t.Logf("PageToken %x differs from the page's token %x (fine: the page is rebuilt once)", tok, info.Token)
+	if pv.ID != info.View {
+		t.Errorf("PageView %x and the page's view %x differ: the page would never be cached", pv.ID, info.View)
 	}
 	e.putSettings(t, "all", registry.VirtualSettings{Members: []string{"local", "pypi"}, Merge: []string{"demo"}})
 	e.svc.Forget(all.ID)
@@ -388,13 +406,144 @@ func TestPageTokenFollowsSettings(t *testing.T) {
 	if len(page.Files) != 2 {
 		t.Errorf("merged page has %v", filenames(page))
 	}
-	tok2, ok := e.svc.PageToken(all, "demo")
-	if !ok || tok2 == tok || info2.Token == info.Token {
-		t.Errorf("tokens did not change with the merge list: PageToken %x → %x (ok %v), page %x → %x", tok, tok2, ok, info.Token, info2.Token)
+	pv2 := e.svc.PageView(ctx, all, "demo")
+	if !pv2.Current || pv2.Token == pv.Token || pv2.ID == pv.ID || info2.Token == info.Token {
+		t.Errorf("tokens and views did not change with the merge list: %+v → %+v, page %x → %x", pv, pv2, info.Token, info2.Token)
 	}
-	// Settings are cached for SettingsTTL, then PageToken stops answering.
+	// Settings are cached for SettingsTTL; then the token is unknown, but
+	// the view still answers (a stale page may be served while the
+	// database is down).
 	e.now = e.now.Add(time.Minute)
-	if _, ok := e.svc.PageToken(all, "demo"); ok {
-		t.Error("PageToken answered with expired settings")
+	if pv3 := e.svc.PageView(ctx, all, "demo"); pv3.Current || pv3.ID != pv2.ID || !pv3.Cacheable {
+		t.Errorf("PageView with expired settings: %+v, want the view %x without a token", pv3, pv2.ID)
+	}
+}
+
+// TestReadsSkipHiddenMembers: reading through a virtual repository needs
+// read access to each member that supplies the data; a member the caller
+// may not read is skipped as if absent, on every path (project pages, the
+// root, files), and the page view tells the callers apart so a cached page
+// is never shared between them.
+func TestReadsSkipHiddenMembers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]registry.VirtualSettings{
+		"all":    {Members: []string{"private", "pypi"}},
+		"inner":  {Members: []string{"private"}},
+		"nested": {Members: []string{"inner", "pypi"}},
+	})
+	read := []registry.Action{registry.Read}
+	readers := map[string]registry.Reader{
+		"anonymous":        registry.Anonymous{},
+		"everything":       everything{},
+		"token for all":    auth.Principal{Scope: registry.Scope{Actions: read, Repos: []string{"all", "nested", "inner"}}}.Reader(),
+		"token for both":   auth.Principal{Scope: registry.Scope{Actions: read, Repos: []string{"all", "private"}}}.Reader(),
+		"token for lib":    auth.Principal{Scope: registry.Scope{Actions: read, Projects: []string{"lib"}}}.Reader(),
+		"upload-only full": auth.Principal{Scope: registry.Scope{Actions: []registry.Action{registry.Upload}}}.Reader(),
+	}
+	for _, tt := range []struct {
+		reader, repo string
+		lib          string   // the file lib resolves to (@ first letter of its sha)
+		secret       bool     // whether the private-only project is served
+		root         []string // the root's names
+		cacheable    bool     // whether the root page may be cached
+	}{
+		{reader: "anonymous", repo: "all", lib: "lib-5.0-py3-none-any.whl@f", root: []string{"demo", "lib", "public"}, cacheable: true},
+		{reader: "token for all", repo: "all", lib: "lib-5.0-py3-none-any.whl@f", root: []string{"demo", "lib", "public"}, cacheable: true},
+		{reader: "upload-only full", repo: "all", lib: "lib-5.0-py3-none-any.whl@f", root: []string{"demo", "lib", "public"}, cacheable: true},
+		{reader: "everything", repo: "all", lib: "lib-0.1-py3-none-any.whl@e", secret: true, root: []string{"demo", "lib", "public", "secret"}, cacheable: true},
+		{reader: "token for both", repo: "all", lib: "lib-0.1-py3-none-any.whl@e", secret: true, root: []string{"demo", "lib", "public", "secret"}, cacheable: true},
+		{reader: "token for lib", repo: "all", lib: "lib-0.1-py3-none-any.whl@e", root: []string{"demo", "lib", "public"}},
+		{reader: "anonymous", repo: "nested", lib: "lib-5.0-py3-none-any.whl@f", root: []string{"demo", "lib", "public"}},
+		{reader: "token for all", repo: "nested", lib: "lib-5.0-py3-none-any.whl@f", root: []string{"demo", "lib", "public"}},
+		{reader: "everything", repo: "nested", lib: "lib-0.1-py3-none-any.whl@e", secret: true, root: []string{"demo", "lib", "public", "secret"}},
+	} {
+		t.Run(tt.reader+" through "+tt.repo, func(t *testing.T) {
+			ctx := registry.WithReader(t.Context(), readers[tt.reader])
+			repo, _ := e.repo(ctx, tt.repo)
+			page, info, err := e.svc.Project(ctx, repo, "lib")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := filenames(page); len(got) != 1 || got[0] != tt.lib {
+				t.Errorf("lib = %v, want %s", got, tt.lib)
+			}
+			if pv := e.svc.PageView(ctx, repo, "lib"); pv.ID != info.View {
+				t.Errorf("PageView %x, page view %x: a page is cached only for the view it was built for", pv.ID, info.View)
+			}
+			_, _, err = e.svc.Project(ctx, repo, "secret")
+			if got := err == nil; got != tt.secret {
+				t.Errorf("project secret served = %v (%v), want %v", got, err, tt.secret)
+			}
+			d, err := e.svc.Open(ctx, repo, strings.Repeat("0", 64), "secret-1.0-py3-none-any.whl", false)
+			if got := err == nil; got != tt.secret {
+				t.Errorf("file of secret served = %v (%v), want %v", got, err, tt.secret)
+			} else if err == nil && !d.Private {
+				t.Error("a file from a private member is not marked private (shared caches would keep it)")
+			} else if err != nil && errs.KindOf(err) != errs.NotFound {
+				t.Errorf("hidden file: %v, want not found", err)
+			}
+			l, rinfo, err := e.svc.Root(ctx, repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range l.Projects {
+				names = append(names, p.Normalized)
+			}
+			if diff := cmp.Diff(tt.root, names); diff != "" {
+				t.Errorf("root (-want +got):\n%s", diff)
+			}
+			if rinfo.PerCaller == tt.cacheable {
+				t.Errorf("root PerCaller = %v, want %v", rinfo.PerCaller, !tt.cacheable)
+			}
+		})
+	}
+
+	// Callers who see different members have different views; callers who
+	// see the same members share one.
+	all, _ := e.repo(t.Context(), "all")
+	view := func(reader string) registry.PageView {
+		return e.svc.PageView(registry.WithReader(t.Context(), readers[reader]), all, "lib")
+	}
+	if view("anonymous").ID == view("everything").ID {
+		t.Error("anonymous and full readers share a page view")
+	}
+	if view("anonymous").ID != view("token for all").ID || view("everything").ID != view("token for both").ID {
+		t.Error("readers who see the same members have different views (pages would not be shared)")
+	}
+	if view("anonymous").Shared {
+		t.Error("a view of a virtual repository with a private member is marked shared")
+	}
+}
+
+func TestCheckPublic(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]registry.VirtualSettings{"inner": {Members: []string{"private"}}, "open": {Members: []string{"local"}}})
+	ctx := t.Context()
+	settingsOf := func(ctx context.Context, r registry.Repository) (*registry.VirtualSettings, error) {
+		s, err := e.svc.Settings(ctx, r)
+		return &s, err
+	}
+	for _, tt := range []struct {
+		public  bool
+		members []string
+		msg     string
+	}{
+		{true, []string{"local", "pypi"}, ""},
+		{true, []string{"open", "pypi"}, ""},
+		{false, []string{"private", "pypi"}, ""},
+		{true, []string{"local", "private"}, "virtual repository 'v' is public but its member 'private' is private"},
+		{true, []string{"inner", "pypi"}, "its member 'private' (through 'inner') is private"},
+	} {
+		err := virtual.CheckPublic(ctx, "v", tt.public, registry.VirtualSettings{Members: tt.members}, e.repo, settingsOf)
+		if tt.msg == "" {
+			if err != nil {
+				t.Errorf("public=%v %v: %v, want accepted", tt.public, tt.members, err)
+			}
+			continue
+		}
+		if errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), tt.msg) || !strings.Contains(err.Error(), "Make 'v' private") {
+			t.Errorf("public=%v %v: %v, want invalid containing %q and the way out", tt.public, tt.members, err, tt.msg)
+		}
 	}
 }

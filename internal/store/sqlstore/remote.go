@@ -91,10 +91,10 @@ func (x remote) PutFiles(ctx context.Context, files []store.RemoteFile) error {
 	return x.s.write(ctx, op, func(q querier) error {
 		for _, f := range files {
 			_, err := q.ExecContext(ctx,
-				`INSERT INTO remote_files (repo_id, sha256, filename, url, metadata_sha256, upload_time) VALUES ($1, $2, $3, $4, $5, $6)
+				`INSERT INTO remote_files (repo_id, sha256, filename, url, metadata_sha256, upload_time, project) VALUES ($1, $2, $3, $4, $5, $6, $7)
 				 ON CONFLICT (repo_id, sha256) DO UPDATE SET filename = excluded.filename, url = excluded.url,
-				   metadata_sha256 = excluded.metadata_sha256, upload_time = excluded.upload_time`,
-				f.RepoID, f.SHA256, f.Filename, f.URL, f.MetadataSHA256, toNullMicros(f.UploadTime))
+				   metadata_sha256 = excluded.metadata_sha256, upload_time = excluded.upload_time, project = excluded.project`,
+				f.RepoID, f.SHA256, f.Filename, f.URL, f.MetadataSHA256, toNullMicros(f.UploadTime), f.Project)
 			if x.s.d.foreignKey(err) {
 				return notFound(op, "repository %d not found", f.RepoID)
 			}
@@ -111,8 +111,8 @@ func (x remote) File(ctx context.Context, repoID int64, sha256 string) (store.Re
 	f := store.RemoteFile{RepoID: repoID, SHA256: sha256}
 	var up sql.NullInt64
 	err := x.s.rd().QueryRowContext(ctx,
-		`SELECT filename, url, metadata_sha256, upload_time FROM remote_files WHERE repo_id = $1 AND sha256 = $2`,
-		repoID, sha256).Scan(&f.Filename, &f.URL, &f.MetadataSHA256, &up)
+		`SELECT filename, url, metadata_sha256, upload_time, project FROM remote_files WHERE repo_id = $1 AND sha256 = $2`,
+		repoID, sha256).Scan(&f.Filename, &f.URL, &f.MetadataSHA256, &up, &f.Project)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, notFound(op, "no remote file %s", sha256)
 	}

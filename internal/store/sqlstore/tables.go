@@ -54,7 +54,7 @@ var copiedTables = [...]tableSpec{
 	{"secret_versions", []string{"secret_id", "version", "state", "ciphertext", "created_at"}, "iitXi", 2, ""},
 	{"secret_grants", []string{"secret_id", "repo", "created_at"}, "iti", 2, ""},
 	{"remote_pages", []string{"repo_id", "project", "not_found", "body", "fetched_at"}, "itbxi", 2, ""},
-	{"remote_files", []string{"repo_id", "sha256", "filename", "url", "metadata_sha256", "upload_time"}, "ittttI", 2, ""},
+	{"remote_files", []string{"repo_id", "sha256", "filename", "url", "metadata_sha256", "upload_time", "project"}, "ittttIt", 2, ""},
 	{"file_details", []string{"file_id", "metadata", "provenance"}, "itt", 1, ""},
 	{"project_terms", []string{"term", "project_id"}, "ti", 2, ""},
 	{"downloads", []string{"repo_id", "project", "version", "day", "count"}, "ittii", 4, ""},

@@ -73,7 +73,7 @@ func testRemote(t *testing.T, s store.Store) {
 
 	files := []store.RemoteFile{
 		{RepoID: r.ID, SHA256: hexSum("a"), Filename: "demo-1.0-py3-none-any.whl", URL: "https://files.example/demo-1.0-py3-none-any.whl",
-			MetadataSHA256: hexSum("a.metadata"), UploadTime: base()},
+			MetadataSHA256: hexSum("a.metadata"), UploadTime: base(), Project: "demo"},
 		{RepoID: r.ID, SHA256: hexSum("b"), Filename: "demo-1.0.tar.gz", URL: "https://files.example/demo-1.0.tar.gz"},
 	}
 	ok(t, "PutFiles", rm.PutFiles(ctx, files))
@@ -87,7 +87,7 @@ func testRemote(t *testing.T, s store.Store) {
 	}
 	// Same sha256: the entry is replaced (the upstream moved the file).
 	moved := files[1]
-	moved.URL, moved.UploadTime = "https://mirror.example/demo-1.0.tar.gz", base().Add(time.Minute)
+	moved.URL, moved.UploadTime, moved.Project = "https://mirror.example/demo-1.0.tar.gz", base().Add(time.Minute), "demo"
 	ok(t, "PutFiles replace", rm.PutFiles(ctx, []store.RemoteFile{moved}))
 	gotFile, err := rm.File(ctx, r.ID, moved.SHA256)
 	ok(t, "File replaced", err)
