@@ -43,7 +43,9 @@ func TestCreateRemoteAndVirtual(t *testing.T) {
 		t.Errorf("remote without settings: %+v, want a cache of %s without auth", pypiRepo.Remote, registry.DefaultUpstream)
 	}
 
-	v, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "all", Kind: "virtual", Public: true,
+	// local is private: a public virtual repository over it is refused
+	// (see TestRepoSettingsRefused), a private one is fine.
+	v, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "all", Kind: "virtual", Public: false,
 		Virtual: &registry.VirtualSettings{Members: []string{"local", "corp", "pypi"}, UploadTo: "local", Merge: []string{"Zope.Interface"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +113,7 @@ func TestRepoSettingsRefused(t *testing.T) {
 	}
 	mk("v1", "local")
 	mk("v2", "v1", "other")
-	if _, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "cache", Kind: "remote"}); err != nil {
+	if _, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "cache", Kind: "remote", Public: true}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -164,6 +166,19 @@ func TestRepoSettingsRefused(t *testing.T) {
 			_, err := c.UpdateRepo(ctx, "cache", adminapi.UpdateRepoRequest{Virtual: &registry.VirtualSettings{Members: []string{"local"}}})
 			return err
 		}, "give remote settings"},
+		{"public virtual over a private member", func() error {
+			_, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "x", Kind: "virtual", Public: true, Virtual: &registry.VirtualSettings{Members: []string{"cache", "local"}}})
+			return err
+		}, "virtual repository 'x' is public but its member 'local' is private"},
+		{"public virtual over a private one", func() error {
+			_, err := c.CreateRepo(ctx, adminapi.CreateRepoRequest{Name: "x", Kind: "virtual", Public: true, Virtual: &registry.VirtualSettings{Members: []string{"v2"}}})
+			return err
+		}, "its member 'v2' is private"},
+		{"made public over a private member", func() error {
+			pub := true
+			_, err := c.UpdateRepo(ctx, "v1", adminapi.UpdateRepoRequest{Public: &pub})
+			return err
+		}, "Make 'v1' private"},
 		{"settings on a hosted repository", func() error {
 			_, err := c.UpdateRepo(ctx, "local", adminapi.UpdateRepoRequest{Remote: &registry.RemoteSettings{}})
 			return err

@@ -29,7 +29,7 @@ func declaredRepos() []config.Repository {
 		{Name: "team", Kind: registry.Hosted, Public: &private, Description: "the team's packages"},
 		{Name: "mirror", Kind: registry.Remote, Description: "a mirror",
 			Remote: &registry.RemoteSettings{Upstream: "https://mirror.example/simple", CooldownExceptions: []string{"Foo_Bar", "foo-bar"}}},
-		{Name: "both", Kind: registry.Virtual,
+		{Name: "both", Kind: registry.Virtual, Public: &private, // a public one over team is refused
 			Virtual: &registry.VirtualSettings{Members: []string{"team", "mirror"}, UploadTo: "team", Merge: []string{"Baz.Qux"}}},
 	}
 }
@@ -98,6 +98,20 @@ func TestDeclaredAndAPICreatedRepositoriesAreTheSame(t *testing.T) {
 	_, err = server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.HasSuffix(err.Error(), ": "+apiMsg) {
 		t.Errorf("declared: %v\nwant the API's message %q", err, apiMsg)
+	}
+
+	// A public virtual repository over a private member: refused by both.
+	open := config.Repository{Name: "open", Kind: registry.Virtual, Virtual: &registry.VirtualSettings{Members: []string{"mirror", "team"}}}
+	status, apiMsg = postAdmin(t, api.URL+"/api/v1/repos", viaAPI.FirstToken,
+		adminapi.CreateRepoRequest{Name: open.Name, Kind: string(open.Kind), Public: true, Virtual: open.Virtual})
+	if status != http.StatusBadRequest || !strings.Contains(apiMsg, "is public but its member 'team' is private") {
+		t.Fatalf("API: %d %q, want 400 naming the private member", status, apiMsg)
+	}
+	cfg = embeddedConfig(t)
+	cfg.Repositories = append(declaredRepos(), open)
+	_, err = server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.HasSuffix(err.Error(), ": "+apiMsg) {
+		t.Errorf("declared public virtual over a private member: %v\nwant the API's message %q", err, apiMsg)
 	}
 }
 

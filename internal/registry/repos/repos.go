@@ -115,6 +115,9 @@ func (s *Service) Create(ctx context.Context, actor string, spec Spec) (Repo, er
 		if err != nil {
 			return err
 		}
+		if err := checkPublic(ctx, tx, out.Repository, settings.Virtual); err != nil {
+			return err
+		}
 		if err := tx.Repos().Create(ctx, &out.Repository); err != nil {
 			if errors.Is(err, store.ErrExists) {
 				return errs.Errorf(errs.Conflict, op, "repository '%s' already exists", spec.Name)
@@ -170,6 +173,13 @@ func (s *Service) Update(ctx context.Context, actor, name string, c Change) (Rep
 		if c.Public != nil {
 			repo.Public = *c.Public
 			detail["public"] = boolString(repo.Public)
+		}
+		// Made public, or its members changed: the public-virtual rule. A
+		// member made private later is not refused (reads skip it).
+		if c.Public != nil || c.Virtual != nil {
+			if err := checkPublic(ctx, tx, repo, out.Settings.Virtual); err != nil {
+				return err
+			}
 		}
 		if c.Description != nil {
 			repo.Description = *c.Description
@@ -337,12 +347,7 @@ func checkSettings(ctx context.Context, st store.Store, name string, kind regist
 		if err := set.Check(); err != nil {
 			return out, nil, errs.E(errs.Invalid, op, err)
 		}
-		err := virtual.CheckMembers(ctx, name, set,
-			func(ctx context.Context, n string) (registry.Repository, error) { return st.Repos().Get(ctx, n) },
-			func(ctx context.Context, r registry.Repository) (*registry.VirtualSettings, error) {
-				rs, err := StoredSettings(ctx, st, r)
-				return rs.Virtual, err
-			})
+		err := virtual.CheckMembers(ctx, name, set, repoIn(st), virtualSettingsIn(st))
 		if err != nil {
 			return out, nil, err
 		}
@@ -352,6 +357,29 @@ func checkSettings(ctx context.Context, st store.Store, name string, kind regist
 	}
 	raw, err := json.Marshal(out)
 	return out, raw, err
+}
+
+// checkPublic refuses a public virtual repository with a private member
+// (virtual.CheckPublic), looking members up in st; nil settings or a
+// repository of another kind pass.
+func checkPublic(ctx context.Context, st store.Store, repo registry.Repository, set *registry.VirtualSettings) error {
+	if repo.Kind != registry.Virtual || set == nil {
+		return nil
+	}
+	return virtual.CheckPublic(ctx, repo.Name, repo.Public, *set, repoIn(st), virtualSettingsIn(st))
+}
+
+// repoIn and virtualSettingsIn are the lookups the virtual checks take,
+// answered by st (the change's transaction).
+func repoIn(st store.Store) func(ctx context.Context, n string) (registry.Repository, error) {
+	return func(ctx context.Context, n string) (registry.Repository, error) { return st.Repos().Get(ctx, n) }
+}
+
+func virtualSettingsIn(st store.Store) func(ctx context.Context, r registry.Repository) (*registry.VirtualSettings, error) {
+	return func(ctx context.Context, r registry.Repository) (*registry.VirtualSettings, error) {
+		rs, err := StoredSettings(ctx, st, r)
+		return rs.Virtual, err
+	}
 }
 
 // normalized returns PEP 503 names, sorted and without duplicates, so a
