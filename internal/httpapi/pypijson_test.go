@@ -203,8 +203,9 @@ func TestPyPIJSONAccess(t *testing.T) {
 		{"/private/pypi/demo/1.0/json", "", http.StatusUnauthorized},
 		{"/private/pypi/demo/json", e.reader, http.StatusOK},
 		{"/private/pypi/demo/json", e.demo, http.StatusOK},
-		{"/private/pypi/secret/json", e.demo, http.StatusForbidden},
-		{"/private/pypi/secret/1.0/json", e.demo, http.StatusForbidden},
+		// Outside the token's patterns: 404, as an absent project (issue 20).
+		{"/private/pypi/secret/json", e.demo, http.StatusNotFound},
+		{"/private/pypi/secret/1.0/json", e.demo, http.StatusNotFound},
 		{"/private/pypi/secret/json", e.other, http.StatusForbidden},
 	} {
 		hdr := map[string]string{}
