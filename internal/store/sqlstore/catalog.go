@@ -186,7 +186,9 @@ func (x catalog) Search(ctx context.Context, repoIDs []int64, name string, words
 	for i, id := range repoIDs {
 		in[i] = ph(id)
 	}
-	repos := `p.repo_id IN (` + strings.Join(in, ", ") + `)`
+	// Unary plus: the repository filter must not pick an index (it would
+	// scan every project of the repository); the name or the terms lead.
+	repos := `+p.repo_id IN (` + strings.Join(in, ", ") + `)`
 	var out []store.ProjectEntry
 	if name != "" {
 		exact, err := queryAll(ctx, x.s, op, scanEntry,
@@ -201,17 +203,33 @@ func (x catalog) Search(ctx context.Context, repoIDs []int64, name string, words
 	if len(words) == 0 || len(out) >= limit {
 		return out, nil
 	}
+	// The longest word (likely the rarest) drives the query from the terms
+	// index; each other word is checked on the matched project's own terms.
+	// Starting from projects in name order instead would test every
+	// project of a large repository.
+	drive := 0
+	for i, w := range words {
+		if len(w) > len(words[drive]) {
+			drive = i
+		}
+	}
 	var conds []string
-	for _, w := range words {
-		conds = append(conds, `p.id IN (SELECT project_id FROM project_terms WHERE term >= `+ph(w)+` AND term < `+ph(prefixEnd(w))+`)`)
+	for i, w := range words {
+		if i != drive {
+			conds = append(conds, ` AND EXISTS (SELECT 1 FROM project_terms t WHERE t.project_id = p.id AND t.term >= `+ph(w)+` AND t.term < `+ph(prefixEnd(w))+`)`)
+		}
 	}
 	notExact := ""
 	if name != "" {
 		notExact = ` AND p.name <> ` + ph(name)
 	}
+	lo, hi := ph(words[drive]), ph(prefixEnd(words[drive]))
 	rest, err := queryAll(ctx, x.s, op, scanEntry,
-		`SELECT `+entryCols+` FROM projects p JOIN repositories r ON r.id = p.repo_id
-		 WHERE `+repos+notExact+` AND `+strings.Join(conds, ` AND `)+`
+		`SELECT `+entryCols+`
+		 FROM (SELECT DISTINCT project_id FROM project_terms WHERE term >= `+lo+` AND term < `+hi+`) m
+		 JOIN projects p ON p.id = m.project_id
+		 JOIN repositories r ON r.id = p.repo_id
+		 WHERE `+repos+notExact+strings.Join(conds, "")+`
 		 ORDER BY p.name, r.name LIMIT `+ph(limit-len(out)), args...)
 	if err != nil {
 		return nil, err
